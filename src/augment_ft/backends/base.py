@@ -1,0 +1,123 @@
+"""The backend seam: one async call from a chat request to a completion.
+
+Everything else (cache, retries, limits, usage accounting) wraps a :class:`Backend`;
+nothing reaches around it to a transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from augment_ft.hashing import stable_hash
+from augment_ft.models import Message
+
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "ChatRequest",
+    "Completion",
+    "StructuredOutput",
+    "Usage",
+    "call_id",
+    "run_sync",
+]
+
+StructuredOutput = Literal["json_schema", "json_object", "grammar", "instructions"]
+"""How a backend enforces a JSON schema, strongest first; ``instructions`` means it cannot."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ChatRequest(_Frozen):
+    """What a strategy asks of a model. Its :func:`call_id` keys the response cache."""
+
+    messages: tuple[Message, ...] = Field(min_length=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    json_schema: dict[str, JsonValue] | None = None
+    schema_name: str = "response"
+
+    def params(self) -> dict[str, JsonValue]:
+        """Sampling parameters as plain data (for provenance and cache keys)."""
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
+
+
+class Usage(_Frozen):
+    """Token counts of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Completion(_Frozen):
+    """What came back: the text, why it stopped, tokens used, which model answered."""
+
+    text: str
+    finish_reason: str = "stop"
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+    cached: bool = False
+
+
+class Capabilities(_Frozen):
+    """Declared once per backend, so nothing is guessed at every call."""
+
+    structured_output: StructuredOutput = "instructions"
+    logprobs: bool = False
+    max_context: int | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model. ``model`` names it for cache keys and provenance."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def complete(self, request: ChatRequest) -> Completion: ...
+
+
+def call_id(model: str, request: ChatRequest) -> str:
+    """Identity of a call: hash of (model, messages, params, schema); stable across runs."""
+    return "call-" + stable_hash(
+        {
+            "model": model,
+            "messages": [m.model_dump() for m in request.messages],
+            "params": request.params(),
+            "schema": request.json_schema,
+        },
+        length=32,
+    )
+
+
+T = TypeVar("T")
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from synchronous code (scripts, notebooks without a loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    msg = "run_sync() was called inside a running event loop; await the coroutine instead"
+    raise RuntimeError(msg)

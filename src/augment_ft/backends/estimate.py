@@ -1,0 +1,84 @@
+"""Backends that call no model: schema-shaped stub answers for estimates and dry runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
+from augment_ft.hashing import canonical_json
+
+__all__ = ["EstimatingBackend", "stub_for_schema"]
+
+_MAX_DEPTH = 12
+
+
+def _resolve(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        return target if isinstance(target, Mapping) else {}
+    return node
+
+
+_SIMPLE: dict[str, Any] = {"boolean": True, "integer": 0, "number": 0.0, "null": None}
+
+
+def _stub(node: Mapping[str, Any], root: Mapping[str, Any], text: str, depth: int) -> Any:
+    node = _resolve(node, root)
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = [o for o in node.get(key, []) if _resolve(o, root).get("type") != "null"]
+        if options:
+            node = _resolve(options[0], root)
+            break
+    if depth > _MAX_DEPTH:
+        return None
+    if node.get("enum"):
+        return node["enum"][0]
+    if "const" in node:
+        return node["const"]
+    kind = node.get("type", "object" if "properties" in node else "string")
+    if kind == "object":
+        props: Mapping[str, Any] = node.get("properties", {})
+        return {k: _stub(v, root, text, depth + 1) for k, v in props.items()}
+    if kind == "array":
+        count = max(1, int(node.get("minItems", 1)))
+        return [_stub(node.get("items", {}), root, text, depth + 1) for _ in range(count)]
+    return _SIMPLE.get(str(kind), text)
+
+
+def stub_for_schema(schema: Mapping[str, Any], text: str = "stub") -> Any:
+    """A value of the schema's shape: objects with every property, one-item arrays, ``text``."""
+    return _stub(schema, schema, text, 0)
+
+
+class EstimatingBackend:
+    """Answers every request with a schema-shaped stub and an upper-bound usage.
+
+    Prompt tokens are counted exactly with ``count_messages``; completion tokens are the
+    request's ``max_tokens`` (an upper bound, stated as such in the report).
+    """
+
+    def __init__(self, model: str, count_messages: Callable[[ChatRequest], int]) -> None:
+        self._model = model
+        self._count = count_messages
+        self.calls = 0
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(structured_output="json_schema")
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """A stub answer; no model is called."""
+        self.calls += 1
+        text = "stub"
+        if request.json_schema is not None:
+            text = canonical_json(stub_for_schema(request.json_schema))
+        usage = Usage(prompt_tokens=self._count(request), completion_tokens=request.max_tokens)
+        return Completion(text=text, usage=usage, model=self._model)

