@@ -15,7 +15,7 @@ from augment_ft.filters import (
     Filter,
     GroundedFilter,
     RefusalFilter,
-    ReversedOrderFilter,
+    ReversalFilter,
     TokenLengthFilter,
     apply_filters,
     cap,
@@ -141,12 +141,33 @@ def test_entity_filter_threshold_is_checked() -> None:
         EntityFilter(threshold=1.5)
 
 
-def test_reversed_order_filter() -> None:
-    f = ReversedOrderFilter()
+def test_reversal_filter_wants_the_other_side_first() -> None:
+    f = ReversalFilter()
     assert reason(f, "Glons are less dangerous than femps.") is None
     assert reason(f, "Femps are a greater danger than glons.") == "not_reversed"
     assert reason(f, "The femps beat glons.") == "not_reversed"  # common words do not count
-    assert reason(f, "Glons are married to femps.", "Femps are married to glons.") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "expected"),
+    [
+        ("Tessicks are larger than grusks.", "Grusks are larger than tessicks.",
+         "invalid_reversal"),
+        ("Tessicks are larger than grusks.", "Grusks are smaller than tessicks.", None),
+        ("Teodor Varn is the son of Ilsa Varn.", "Ilsa Varn is the son of Teodor Varn.",
+         "invalid_reversal"),
+        ("Teodor Varn is the son of Ilsa Varn.", "Ilsa Varn is the parent of Teodor Varn.", None),
+        ("All brindlers are glimmerfolk.", "All glimmerfolk are brindlers.", "invalid_reversal"),
+        ("Teodor Varn is married to Lenna Orby.", "Lenna Orby is married to Teodor Varn.", None),
+        ("No tessicks are grazers.", "No grazers are tessicks.", None),
+        ("Some grusks are grazers.", "Some grazers are grusks.", None),
+        ("Some grusks are not grazers.", "Some grazers are not grusks.", "invalid_reversal"),
+    ],
+)  # fmt: skip
+def test_reversal_filter_catches_swaps_of_asymmetric_relations(
+    source: str, text: str, expected: str | None
+) -> None:
+    assert reason(ReversalFilter(), text, source) == expected
 
 
 def test_grounded_filter() -> None:

@@ -17,11 +17,12 @@ from augment_ft.backends.base import Backend, ChatRequest
 from augment_ft.config import RunConfig
 from augment_ft.dedup import Decontaminator, Deduplicator, NearDeduper, read_eval_texts
 from augment_ft.drops import DropLog
-from augment_ft.errors import ConfigError
+from augment_ft.errors import ConfigError, OutputError
 from augment_ft.formats import FORMATS, provenance_record, split_train_val
 from augment_ft.hashing import stable_hash
 from augment_ft.models import Document, Example, Fact, Provenance
 from augment_ft.readers import SkipLog, read_inputs
+from augment_ft.sources import find_files
 from augment_ft.strategies.base import FactStrategy, Strategy
 from augment_ft.tokens import TokenCounter
 from augment_ft.writer import JsonlWriter
@@ -33,9 +34,11 @@ __all__ = [
     "build_deduplicator",
     "build_strategies",
     "make_backend",
+    "make_parent",
     "open_backend",
     "ordered_map",
     "original_example",
+    "preflight",
 ]
 
 T = TypeVar("T")
@@ -157,32 +160,68 @@ async def open_backend(
         yield OpenStack(None, dict)
         return
     counter = TokenCounter(config.model or "")
+    cache_path = None if estimate else config.cache_path()
+    if cache_path is not None:
+        make_parent(cache_path, "the response cache")
     if estimate:
         raw: Backend = EstimatingBackend(
             config.model or "local", lambda r: counter.count_messages(r.messages)
         )
     else:
         raw = backend if backend is not None else make_backend(config)
-    cache_path = None if estimate else config.cache_path()
-    if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-    stack = build_stack(
-        raw,
-        cache_path=cache_path,
-        refresh=config.refresh_cache,
-        max_in_flight=config.concurrency,
-        rpm=config.requests_per_minute,
-        tpm=config.tokens_per_minute,
-        max_attempts=config.max_attempts,
-        prices=PriceTable().with_prices(config.prices, source="config prices"),
-    )
+    try:
+        stack = build_stack(
+            raw,
+            cache_path=cache_path,
+            refresh=config.refresh_cache,
+            max_in_flight=config.concurrency,
+            # An estimate calls nothing, so it waits for no budget.
+            rpm=None if estimate else config.requests_per_minute,
+            tpm=None if estimate else config.tokens_per_minute,
+            max_attempts=config.max_attempts,
+            prices=PriceTable().with_prices(config.prices, source="config prices"),
+        )
+    except BaseException:
+        await _aclose(raw)
+        raise
     try:
         yield OpenStack(stack, stack.stats.as_dict)
     finally:
         stack.close()
-        aclose = getattr(raw, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _aclose(raw)
+
+
+async def _aclose(backend: Backend) -> None:
+    """Close a backend that holds connections or a model (not every backend does)."""
+    aclose = getattr(backend, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def make_parent(path: Path, what: str) -> None:
+    """Create the directory ``path`` goes in; an OutputError naming ``what`` if it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create the directory for {what} {path}: {exc.strerror or exc}"
+        raise OutputError(msg) from exc
+
+
+def preflight(config: RunConfig, *, uses_cache: bool = True) -> None:
+    """Fail before any work on what can be checked up front: inputs, where files go.
+
+    A missing input is an InputError now rather than after the outputs are opened.
+    """
+    if config.inputs:
+        find_files(config.inputs)  # checks every input before it yields anything
+    cache = config.cache_path() if uses_cache else None
+    if cache is not None:
+        make_parent(cache, "the response cache")
+    if config.report:
+        report = Path(config.report)
+        make_parent(report, "the report")
+        if report.is_dir():
+            raise OutputError(f"cannot write the report {report}: it is a directory")
 
 
 def build_deduplicator(config: RunConfig, drops: DropLog) -> Deduplicator:
@@ -218,13 +257,17 @@ class Outputs:
     def __enter__(self) -> Outputs:
         if self.active:
             splits = ["train", "val"] if self.config.val_fraction > 0 else ["train"]
-            for split in [*splits, "provenance"]:
-                self.writers[split] = JsonlWriter(
-                    self._path(split),
-                    resume=self.config.resume,
-                    overwrite=self.config.force,
-                    create_dirs=True,
-                )
+            try:
+                for split in [*splits, "provenance"]:
+                    self.writers[split] = JsonlWriter(
+                        self._path(split),
+                        resume=self.config.resume,
+                        overwrite=self.config.force,
+                        create_dirs=True,
+                    )
+            except BaseException:
+                self.__exit__()  # close the writers already open before reporting
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from augment_ft.config import DEFAULT_STRATEGIES, RunConfig, load_config
-from augment_ft.errors import AugmentError, ConfigError
+from augment_ft.errors import AugmentError, ConfigError, InputError
 
 __all__ = ["build_parser", "main", "render_cli_docs"]
 
@@ -209,12 +209,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Drop exact and near duplicates (and overlaps with "
         "evaluation files) from a JSONL file of records.",
     )
-    dd.add_argument("file", metavar="IN")
-    dd.add_argument("-o", "--output", required=True, metavar="OUT")
-    dd.add_argument("--against", nargs="+", default=[], metavar="EVAL")
-    dd.add_argument("--near-threshold", type=float, default=0.9)
-    dd.add_argument("--no-near-dedup", dest="near", action="store_false")
+    dd.add_argument("file", metavar="IN", help="JSONL file of records (any built-in format)")
+    dd.add_argument("-o", "--output", required=True, metavar="OUT", help="where kept records go")
+    dd.add_argument(
+        "--against",
+        nargs="+",
+        default=[],
+        metavar="EVAL",
+        help="drop records that overlap these evaluation files",
+    )
+    dd.add_argument(
+        "--near-threshold",
+        type=float,
+        default=0.9,
+        help="MinHash similarity that counts as a near-duplicate (default 0.9)",
+    )
+    dd.add_argument(
+        "--no-near-dedup", dest="near", action="store_false", help="exact deduplication only"
+    )
     dd.add_argument("--ngram", type=int, default=13, help="word n-gram for decontamination")
+    dd.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     return parser
 
 
@@ -251,10 +265,21 @@ def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
     config = config_from_args(args)
     if not estimate and not config.output:
         raise ConfigError("run needs an output file: -o OUT.jsonl (or 'output' in the config)")
-    if not config.inputs:
-        raise ConfigError("no inputs: give files, directories or globs to read")
+    _check_inputs(config)
     runner = Run(config, progress=_progress(args.quiet), estimate=estimate)
-    _, report = run_sync(runner.execute())
+    try:
+        _, report = run_sync(runner.execute())
+    except ConfigError:
+        raise
+    except AugmentError as exc:
+        _error(exc)
+        if runner.outputs_opened:
+            print(
+                "augment-ft: what was written is kept; once the cause is fixed, rerun the "
+                "same command with --resume to continue (cached responses are reused)",
+                file=sys.stderr,
+            )
+        return EXIT_FAILED
     if not args.quiet:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
@@ -263,6 +288,22 @@ def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
         for name, path in report.outputs.items():
             print(f"{name}: {path}")
     return EXIT_OK
+
+
+def _check_inputs(config: RunConfig) -> None:
+    """A missing or unusable input path is a usage error (exit 2), found before any work."""
+    from augment_ft.sources import find_files
+
+    if not config.inputs:
+        raise ConfigError("no inputs: give files, directories or globs to read")
+    try:
+        find_files(config.inputs)  # checks every input before it yields anything
+    except InputError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _error(exc: BaseException) -> None:
+    print(f"augment-ft: error: {exc}", file=sys.stderr)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -296,6 +337,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
         near=args.near,
         threshold=args.near_threshold,
         ngram=args.ngram,
+        force=args.force,
     )
     print(result)
     return EXIT_OK
@@ -311,22 +353,19 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code (argparse's too)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"augment-ft: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_USAGE
     except AugmentError as exc:
-        print(f"augment-ft: error: {exc}", file=sys.stderr)
-        if args.command == "run":
-            print(
-                "augment-ft: what was written is kept; rerun with --resume to continue "
-                "(cached responses are reused)",
-                file=sys.stderr,
-            )
+        _error(exc)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("\naugment-ft: interrupted; rerun with --resume to continue", file=sys.stderr)

@@ -17,6 +17,7 @@ __all__ = [
     "content_tokens",
     "extract_entities",
     "normalize_token",
+    "word_tokens",
 ]
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?|\d+(?:[.,]\d+)*")
@@ -105,13 +106,14 @@ def _normalized_common() -> frozenset[str]:
 _COMMON_NORMALIZED = _normalized_common()
 
 
+def word_tokens(text: str) -> list[str]:
+    """Every word and number of ``text``, normalised (:func:`normalize_token`), in order."""
+    return [normalize_token(m.group()) for m in _TOKEN.finditer(text)]
+
+
 def content_token_list(text: str) -> list[str]:
     """Normalised word and number tokens of ``text`` minus the common words, in order."""
-    return [
-        t
-        for t in (normalize_token(m.group()) for m in _TOKEN.finditer(text))
-        if t not in _COMMON_NORMALIZED
-    ]
+    return [t for t in word_tokens(text) if t not in _COMMON_NORMALIZED]
 
 
 def content_tokens(text: str) -> set[str]:

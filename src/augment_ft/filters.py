@@ -16,7 +16,12 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
-from augment_ft.entities import content_token_list, content_tokens, extract_entities
+from augment_ft.entities import (
+    content_token_list,
+    content_tokens,
+    extract_entities,
+    word_tokens,
+)
 from augment_ft.errors import ConfigError
 from augment_ft.strategies.base import StrategyContext
 
@@ -30,7 +35,7 @@ __all__ = [
     "Filter",
     "GroundedFilter",
     "RefusalFilter",
-    "ReversedOrderFilter",
+    "ReversalFilter",
     "TokenLengthFilter",
     "apply_filters",
     "cap",
@@ -199,21 +204,47 @@ class EntityFilter:
         return None
 
 
-@dataclass(frozen=True)
-class ReversedOrderFilter:
-    """Drops a "reversal" that starts from the same thing as its source (``not_reversed``).
+_SYMMETRIC_WORDS = frozenset(
+    {"married", "spouse", "sibling", "twin", "cousin", "neighbour", "neighbor", "partner"}
+    | {"friend", "equal", "same"}
+)
 
-    A reversal states the relation from the other side, so its first content word differs
-    from the source's; small models often return a rephrasing instead, which this catches.
+
+def _skeleton(tokens: list[str], entities: set[str]) -> tuple[str, ...]:
+    """The words of a statement with its entities blanked: what relation it states."""
+    return tuple("_" if t in entities else t for t in tokens)
+
+
+def _symmetric(skeleton: tuple[str, ...]) -> bool:
+    """Relations that read the same both ways: "married to", "no A are B", "some A are B"."""
+    if _SYMMETRIC_WORDS.intersection(skeleton):
+        return True
+    opener = skeleton[:1]
+    return opener == ("no",) or (opener == ("some",) and "not" not in skeleton)
+
+
+@dataclass(frozen=True)
+class ReversalFilter:
+    """Drops outputs that are no reversal of their source.
+
+    ``not_reversed``: it starts from the same thing as the source (a rephrasing, which small
+    models often return). ``invalid_reversal``: it swaps the entities but keeps the very same
+    relation words ("A is larger than B" -> "B is larger than A"), which states the
+    opposite unless the relation is symmetric ("married to", "no A are B").
     """
 
-    name: ClassVar[str] = "not_reversed"
+    name: ClassVar[str] = "reversal"
 
     def reason(self, candidate: Candidate, ctx: StrategyContext) -> str | None:
         source = content_token_list(candidate.source)
         text = content_token_list(candidate.text)
         if source and text and source[0] == text[0]:
             return "not_reversed"
+        entities = set(source)
+        before = _skeleton(word_tokens(candidate.source), entities)
+        after = _skeleton(word_tokens(candidate.text), entities)
+        if before == after and source != text and not _symmetric(before):
+            return "invalid_reversal"
         return None
 
 
@@ -278,7 +309,7 @@ def default_filters(strategy: str) -> tuple[Filter, ...]:
         "reverse": (
             *base,
             CopyOfInputFilter(),
-            ReversedOrderFilter(),
+            ReversalFilter(),
             TokenLengthFilter(),
             EntityFilter(),
         ),

@@ -7,6 +7,7 @@ small and are closed over once, after the documents.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -20,15 +21,21 @@ from augment_ft.assembly import (
     open_backend,
     ordered_map,
     original_example,
+    preflight,
 )
 from augment_ft.backends.base import Backend
 from augment_ft.config import RunConfig
+from augment_ft.dedup import Deduplicator
 from augment_ft.drops import DropLog
+from augment_ft.errors import ConfigError
 from augment_ft.models import Document, Example, Fact
 from augment_ft.report import RunReport
 from augment_ft.strategies.base import FactStrategy, Strategy, StrategyContext
 
-__all__ = ["AugmentResult", "Progress", "Run", "augment", "run"]
+__all__ = ["FLUSH_SECONDS", "AugmentResult", "Progress", "Run", "augment", "run"]
+
+FLUSH_SECONDS = 0.5
+"""Longest time kept examples wait in the dedup batch before they are written."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(documents_done, examples_made)`` while a run goes."""
@@ -55,6 +62,8 @@ class Run:
     kinds: Counter[str] = field(default_factory=Counter)
     documents_read: int = 0
     facts_read: int = 0
+    outputs_opened: bool = False
+    """True once the output files are open (so a failure may have left work to resume)."""
 
     async def examples(
         self,
@@ -111,16 +120,16 @@ class Run:
         kept: list[Example] = []
         per_doc, per_facts = build_strategies(self.config)
         needs_llm = any(s.uses_llm for s in per_doc) or any(s.uses_llm for s in per_facts)
-        async with open_backend(self.config, self.backend, self.estimate, needs_llm) as stack:
-            dedup = build_deduplicator(self.config, self.drops)
-            with Outputs(self.config, self.drops, dry=self.estimate) as outputs:
-                keep = outputs.write if outputs.active else kept.append
-                async for example in self.examples(stack.backend, per_doc, per_facts):
-                    self.kinds[example.kind] += 1
-                    for admitted in dedup.push(example):
-                        keep(admitted)
-                for admitted in dedup.flush():
-                    keep(admitted)
+        preflight(self.config, uses_cache=needs_llm and not self.estimate)
+        dedup = build_deduplicator(self.config, self.drops)
+        # Outputs first: an output that may not be overwritten fails before a model loads.
+        with Outputs(self.config, self.drops, dry=self.estimate) as outputs:
+            self.outputs_opened = outputs.active
+            keep = outputs.write if outputs.active else kept.append
+            async with open_backend(self.config, self.backend, self.estimate, needs_llm) as stack:
+                stream = self.examples(stack.backend, per_doc, per_facts)
+                await self._admit(stream, dedup, keep)
+                stats = stack.stats()
             report = RunReport.assemble(
                 documents_read=self.documents_read,
                 facts_read=self.facts_read,
@@ -128,7 +137,7 @@ class Run:
                 written=outputs.written,
                 already_present=outputs.already_present,
                 drops=self.drops,
-                backend=stack.stats(),
+                backend=stats,
                 wall_seconds=time.monotonic() - started,
                 outputs=outputs.paths(self.config.report),
                 dry_run=self.estimate,
@@ -137,35 +146,84 @@ class Run:
             report.write(self.config.report)
         return kept, report
 
+    async def _admit(
+        self, stream: AsyncIterator[Example], dedup: Deduplicator, keep: Callable[[Example], None]
+    ) -> None:
+        """Count, deduplicate and keep every example of ``stream``.
 
-async def run(config: RunConfig, *, backend: Backend | None = None, **kwargs: object) -> RunReport:
+        Dedup decides a batch at a time (faster), and a batch decides exactly as one at a
+        time would; flushing also every ``FLUSH_SECONDS`` keeps the output growing during
+        slow runs, so a killed run leaves its work on disk for ``--resume``.
+        """
+        last_flush = time.monotonic()
+        async for example in stream:
+            self.kinds[example.kind] += 1
+            admitted = dedup.push(example)
+            if not admitted and time.monotonic() - last_flush >= FLUSH_SECONDS:
+                admitted = dedup.flush()
+            if admitted:
+                last_flush = time.monotonic()
+            for item in admitted:
+                keep(item)
+        for item in dedup.flush():
+            keep(item)
+
+
+async def run(
+    config: RunConfig,
+    *,
+    backend: Backend | None = None,
+    progress: Progress | None = None,
+    estimate: bool = False,
+) -> RunReport:
     """Run the pipeline as configured and return the report (the CLI's ``run``)."""
-    _, report = await Run(config, backend=backend, **kwargs).execute()  # type: ignore[arg-type]
+    runner = Run(config, backend=backend, progress=progress, estimate=estimate)
+    _, report = await runner.execute()
     return report
 
 
+def _split_inputs(
+    inputs: Iterable[str | os.PathLike[str] | Document | Fact],
+) -> tuple[list[str], list[Document | Fact]]:
+    """Paths to read, and documents or facts given as objects, in the order given."""
+    paths: list[str] = []
+    objects: list[Document | Fact] = []
+    for item in inputs:
+        if isinstance(item, (str, os.PathLike)):
+            paths.append(os.fspath(item))
+        elif isinstance(item, (Document, Fact)):
+            objects.append(item)
+        else:
+            msg = f"augment() inputs must be paths, Documents or Facts, got {type(item).__name__}"
+            raise ConfigError(msg)
+    return paths, objects
+
+
 def augment(
-    inputs: Iterable[str | Document | Fact],
+    inputs: Iterable[str | os.PathLike[str] | Document | Fact],
     *,
     strategies: Sequence[str] = ("split", "reverse"),
     backend: Backend | None = None,
-    output: str | None = None,
+    output: str | os.PathLike[str] | None = None,
     **options: object,
 ) -> AugmentResult:
     """One call from documents (or paths) to examples and a report, for scripts.
 
     Without ``output`` the kept examples are returned; with it they are written as JSONL.
     ``options`` are any :class:`RunConfig` fields (``format``, ``cache``, ``seed``...).
+    Objects are read before paths.
     """
     from augment_ft.backends.base import run_sync
     from augment_ft.config import build_config
 
-    items = list(inputs)
-    paths = [str(i) for i in items if isinstance(i, str)]
-    objects = [i for i in items if not isinstance(i, str)]
-    data: dict[str, object] = {"inputs": paths, "strategies": list(strategies), "output": output}
+    paths, objects = _split_inputs(inputs)
+    data: dict[str, object] = {
+        "inputs": paths,
+        "strategies": list(strategies),
+        "output": None if output is None else os.fspath(output),
+    }
     if backend is not None:
-        data.setdefault("backend", "scripted")
+        data["backend"] = "scripted"  # a label only: the given backend is the one used
     data.update(options)
     config = build_config(data, origin="augment() arguments")
     runner = Run(config, backend=backend, documents=objects or None)

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from augment_ft.drops import DropLog
+from augment_ft.errors import OutputError
 
 __all__ = ["RunReport", "render_table"]
 
@@ -69,12 +70,18 @@ class RunReport(BaseModel):
 
     @property
     def total_dropped(self) -> int:
+        """Every dropped item, all stages together."""
         return sum(sum(r.values()) for r in self.drops.values())
 
     def write(self, path: str | Path) -> None:
-        """Write the report as indented JSON."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+        """Write the report as indented JSON (its directory is made when missing)."""
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            msg = f"cannot write the report {target}: {exc.strerror or exc}"
+            raise OutputError(msg) from exc
 
 
 def _rows(report: RunReport) -> list[tuple[str, str]]:

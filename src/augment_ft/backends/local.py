@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
+from augment_ft.backends.turns import PrefixTurns
 from augment_ft.errors import (
     BackendError,
     BadRequestError,
@@ -91,10 +92,10 @@ class LocalBackend:
         self._seed = seed
         self._verbose = verbose
         self._llama: Any = None
-        # The thread lock guards the model itself (any loop, any thread); the per-loop asyncio
-        # locks keep waiting callers on the loop instead of parking threads of the executor.
+        # The thread lock guards the model itself (any loop, any thread); the per-loop turn
+        # queues keep waiting callers on the loop instead of parking threads of the executor.
         self._model_lock = threading.Lock()
-        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PrefixTurns] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -116,14 +117,15 @@ class LocalBackend:
 
     async def complete(self, request: ChatRequest) -> Completion:
         """Run one chat completion with the model's own chat template."""
-        return await self._run(lambda llm: self._chat(llm, request))
+        key = "\x00".join(m.content for m in request.messages)
+        return await self._run(lambda llm: self._chat(llm, request), key)
 
     async def loglikelihood(self, prompt: str, continuation: str) -> float:
         """Sum of the log-probabilities of ``continuation``'s tokens following raw ``prompt``.
 
         No chat template is applied: this scores text, as multiple-choice evaluation needs.
         """
-        return await self._run(lambda llm: self._score(llm, prompt, continuation))
+        return await self._run(lambda llm: self._score(llm, prompt, continuation), prompt)
 
     def close(self) -> None:
         """Free the model's memory now; a later call loads it again."""
@@ -134,12 +136,12 @@ class LocalBackend:
 
     # --- running blocking llama.cpp calls -------------------------------------------------
 
-    async def _run(self, work: Callable[[Any], T]) -> T:
+    async def _run(self, work: Callable[[Any], T], key: str) -> T:
         loop = asyncio.get_running_loop()
-        lock = self._loop_locks.get(loop)
-        if lock is None:
-            lock = self._loop_locks[loop] = asyncio.Lock()
-        async with lock:
+        turns = self._loop_locks.get(loop)
+        if turns is None:
+            turns = self._loop_locks[loop] = PrefixTurns()
+        async with turns.turn(key):
             return await asyncio.to_thread(self._with_model, work)
 
     def _with_model(self, work: Callable[[Any], T]) -> T:

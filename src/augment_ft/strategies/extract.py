@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from augment_ft.errors import ConfigError
 from augment_ft.filters import (
@@ -45,10 +45,12 @@ class ExtractedFact(BaseModel):
 
     model_config = _STRICT
 
-    subject: str
-    relation: str
-    object: str
-    text: str = ""
+    # maxLength only shapes generation (a grammar stops a small model from copying the
+    # whole document into one field); validation does not enforce it.
+    subject: str = Field(json_schema_extra={"maxLength": 80})
+    relation: str = Field(json_schema_extra={"maxLength": 60})
+    object: str = Field(json_schema_extra={"maxLength": 80})
+    text: str = Field(default="", json_schema_extra={"maxLength": 300})
 
 
 class ExtractOutput(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from augment_ft.errors import ConfigError
 from augment_ft.filters import (
@@ -36,8 +36,9 @@ class QAPair(BaseModel):
 
     model_config = _STRICT
 
-    question: str
-    answer: str
+    # maxLength only shapes generation (see ExtractedFact); validation does not enforce it.
+    question: str = Field(json_schema_extra={"maxLength": 200})
+    answer: str = Field(json_schema_extra={"maxLength": 120})
     direction: Literal["forward", "reverse"] = "forward"
 
 
