@@ -41,6 +41,11 @@ test: lint typecheck
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/split_speed.py
+	$(BIN)/python benchmarks/dedup_speed.py 100000
+	$(BIN)/python benchmarks/backend_throughput.py
+
+docs-cli: $(STAMP_DEV)
+	$(BIN)/python -m augment_ft.cli_docs
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -187,9 +187,11 @@ async def test_implications_document_mode() -> None:
 async def test_implications_with_reasoning_traces() -> None:
     doc = Document(id="d", text="Femps are a type of glon. All glons can fly.")
     item = {"reasoning": "Femps are glons and all glons can fly.", "statement": "Femps can fly."}
-    ctx, backend = scripted(lambda r: {"implications": [item]})
-    [example] = await ImplicationsStrategy(include_reasoning=True).run(doc, ctx)
-    assert example.completion == "Femps are glons and all glons can fly. Femps can fly."
+    echo = {"reasoning": "Some glons are femps", "statement": "Some glons are femps."}
+    ctx, backend = scripted(lambda r: {"implications": [item, echo]})
+    first, second = await ImplicationsStrategy(include_reasoning=True).run(doc, ctx)
+    assert first.completion == "Femps are glons and all glons can fly. Femps can fly."
+    assert second.completion == "Some glons are femps."  # a trace that only repeats is left out
     expected = schema_for(ReasonedImplicationsOutput, {"implications": 10})
     assert backend.requests[0].json_schema == expected
     assert '"reasoning"' in backend.requests[0].messages[2].content  # few-shots show traces

@@ -22,10 +22,10 @@ from augment_ft.formats import FORMATS, provenance_record, split_train_val
 from augment_ft.hashing import stable_hash
 from augment_ft.models import Document, Example, Fact, Provenance
 from augment_ft.readers import SkipLog, read_inputs
-from augment_ft.sources import find_files
+from augment_ft.sources import SUPPORTED_EXTENSIONS, find_files
 from augment_ft.strategies.base import FactStrategy, Strategy
 from augment_ft.tokens import TokenCounter
-from augment_ft.writer import JsonlWriter
+from augment_ft.writer import IDS_SUFFIX, JsonlWriter
 
 __all__ = [
     "OpenStack",
@@ -38,9 +38,12 @@ __all__ = [
     "open_backend",
     "ordered_map",
     "original_example",
+    "own_files",
     "preflight",
+    "split_path",
 ]
 
+SUPPORTED = ", ".join(SUPPORTED_EXTENSIONS)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -75,12 +78,33 @@ class Sources:
             yield from self.extra
         if self.config.inputs:
             yield from read_inputs(
-                self.config.inputs,
+                self._paths(skipped),
                 text_field=self.config.text_field,
                 id_field=self.config.id_field,
                 on_error=self.config.on_error,
                 skipped=skipped,
             )
+
+    def _paths(self, skipped: SkipLog) -> list[Path]:
+        """The input files, less this run's own outputs: an output directory that is also
+        an input would otherwise feed the run its own (half-written) output."""
+        own = {path.resolve() for path in own_files(self.config)}
+
+        def is_own(path: Path) -> bool:
+            if path.resolve() not in own:
+                return False
+            detail = f"{path}: written by this run, so not read as an input"
+            self.drops.add("read", "own_output", detail=detail)
+            return True
+
+        def unsupported(path: Path) -> None:
+            if not is_own(path):
+                message = f"{path}: not read: supported extensions are {SUPPORTED}"
+                skipped.record("unsupported_extension", str(path), None, message)
+
+        return [
+            p for p in find_files(self.config.inputs, on_unsupported=unsupported) if not is_own(p)
+        ]
 
     def documents(self) -> Iterator[Document]:
         """This shard's documents, in input order; facts are set aside on the way."""
@@ -95,8 +119,30 @@ class Sources:
                 continue
             self.documents_read += 1
             yield item
+        for entry in skipped.entries:  # the first ones in detail, as samples for the report
+            self.drops.add("read", entry.reason, detail=entry.message)
+        detailed = Counter(entry.reason for entry in skipped.entries)
         for reason, count in skipped.counts().items():
-            self.drops.add_count("read", reason, count)
+            self.drops.add_count("read", reason, count - detailed[reason])
+
+
+def own_files(config: RunConfig) -> list[Path]:
+    """Every file a run with ``config`` writes: outputs, identity files, report, cache."""
+    files = [Path(config.report)] if config.report else []
+    cache = config.cache_path()
+    if cache is not None:  # SQLite keeps -wal and -shm files beside it while open
+        files += [cache, *(cache.with_name(cache.name + end) for end in ("-wal", "-shm"))]
+    if config.output:
+        out = Path(config.output)
+        for split in ("train", "val", "provenance"):
+            path = split_path(out, split)
+            files += [path, path.with_name(path.name + IDS_SUFFIX)]
+    return files
+
+
+def split_path(output: Path, split: str) -> Path:
+    """Where one split goes: ``OUT`` for train, ``OUT-stem.SPLIT.suffix`` beside it otherwise."""
+    return output if split == "train" else output.with_name(f"{output.stem}.{split}{output.suffix}")
 
 
 def build_strategies(config: RunConfig) -> tuple[list[Strategy], list[FactStrategy]]:
@@ -251,8 +297,7 @@ class Outputs:
         self.writers: dict[str, JsonlWriter] = {}
 
     def _path(self, split: str) -> Path:
-        out = Path(self.config.output or "")
-        return out if split == "train" else out.with_name(f"{out.stem}.{split}{out.suffix}")
+        return split_path(Path(self.config.output or ""), split)
 
     def __enter__(self) -> Outputs:
         if self.active:

@@ -57,7 +57,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         default=S,
         help="openai-chat (default), prompt-completion, text, alpaca, sharegpt",
     )
-    p.add_argument("--system-prompt", default=S, help="system message for chat formats")
+    p.add_argument(
+        "--system-prompt", default=S, metavar="TEXT", help="system message for chat formats"
+    )
     p.add_argument(
         "--strategies",
         type=_csv,
@@ -84,21 +86,40 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         default=S,
         help="model name (openai) or GGUF path (local); default: embedded SmolLM2",
     )
-    p.add_argument("--base-url", default=S, help="OpenAI-compatible base URL (or OPENAI_BASE_URL)")
-    p.add_argument("--concurrency", type=int, default=S, help="max model calls in flight")
+    p.add_argument(
+        "--base-url",
+        default=S,
+        metavar="URL",
+        help="OpenAI-compatible base URL (or OPENAI_BASE_URL)",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=S, metavar="N", help="max model calls in flight"
+    )
     p.add_argument(
         "--rpm",
         dest="requests_per_minute",
         type=float,
         default=S,
+        metavar="N",
         help="requests-per-minute budget",
     )
     p.add_argument(
-        "--tpm", dest="tokens_per_minute", type=float, default=S, help="tokens-per-minute budget"
+        "--tpm",
+        dest="tokens_per_minute",
+        type=float,
+        default=S,
+        metavar="N",
+        help="tokens-per-minute budget",
     )
-    p.add_argument("--max-attempts", type=int, default=S, help="attempts per call (retries + 1)")
-    p.add_argument("--timeout", type=float, default=S, help="seconds per model call")
-    p.add_argument("--n-ctx", type=int, default=S, help="context window of the local model")
+    p.add_argument(
+        "--max-attempts", type=int, default=S, metavar="N", help="attempts per call (retries + 1)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=S, metavar="SECONDS", help="seconds per model call"
+    )
+    p.add_argument(
+        "--n-ctx", type=int, default=S, metavar="TOKENS", help="context window of the local model"
+    )
     cache = p.add_mutually_exclusive_group()
     cache.add_argument(
         "--cache",
@@ -121,11 +142,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
     )
     p.add_argument("--force", action="store_true", default=S, help="overwrite an existing OUT")
     p.add_argument("--report", default=S, metavar="REPORT.json", help="write the run report here")
-    p.add_argument("--seed", type=int, default=S, help="seed for sampling and the split")
+    p.add_argument(
+        "--seed", type=int, default=S, metavar="N", help="seed for sampling and the split"
+    )
     p.add_argument(
         "--val-fraction",
         type=float,
         default=S,
+        metavar="F",
         help="share of source documents written to OUT.val.jsonl",
     )
     p.add_argument("--shard", default=S, metavar="I/N", help="process shard I of N (0-based)")
@@ -140,6 +164,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         "--near-threshold",
         type=float,
         default=S,
+        metavar="F",
         help="MinHash similarity that counts as a near-duplicate (default 0.9)",
     )
     p.add_argument(
@@ -149,15 +174,27 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         default=S,
         help="exact deduplication only",
     )
-    p.add_argument("--text-field", default=S, help="JSONL field holding the text (default text)")
-    p.add_argument("--id-field", default=S, help="JSONL field holding the id (default id)")
+    p.add_argument(
+        "--text-field",
+        default=S,
+        metavar="NAME",
+        help="JSONL field holding the text (default text)",
+    )
+    p.add_argument(
+        "--id-field", default=S, metavar="NAME", help="JSONL field holding the id (default id)"
+    )
     p.add_argument(
         "--on-error",
         choices=["raise", "skip"],
         default=S,
         help="bad input records: stop (default) or skip and count them",
     )
-    p.add_argument("--template-dir", default=S, help="directory of prompt templates that override")
+    p.add_argument(
+        "--template-dir",
+        default=S,
+        metavar="DIR",
+        help="directory of prompt templates that override",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no table")
 
 
@@ -167,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="augment-ft",
         formatter_class=_formatter,
         description="Turn documents into augmented fine-tuning datasets.",
+        epilog="exit codes: 0 ok; 1 the run failed, or the checked file has problems;\n"
+        "            2 usage or configuration error",
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -193,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("file", metavar="FILE")
     val.add_argument("--format", default="openai-chat", help="format to check against")
-    val.add_argument("--max-tokens", type=int, default=65536, help="token limit per example")
+    val.add_argument(
+        "--max-tokens", type=int, default=65536, metavar="N", help="token limit per example"
+    )
     st = sub.add_parser(
         "stats",
         formatter_class=_formatter,
@@ -222,12 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--near-threshold",
         type=float,
         default=0.9,
+        metavar="F",
         help="MinHash similarity that counts as a near-duplicate (default 0.9)",
     )
     dd.add_argument(
         "--no-near-dedup", dest="near", action="store_false", help="exact deduplication only"
     )
-    dd.add_argument("--ngram", type=int, default=13, help="word n-gram for decontamination")
+    dd.add_argument(
+        "--ngram", type=int, default=13, metavar="N", help="word n-gram for decontamination"
+    )
     dd.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     return parser
 
@@ -266,12 +310,15 @@ def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
     if not estimate and not config.output:
         raise ConfigError("run needs an output file: -o OUT.jsonl (or 'output' in the config)")
     _check_inputs(config)
-    runner = Run(config, progress=_progress(args.quiet), estimate=estimate)
+    progress = _progress(args.quiet)
+    runner = Run(config, progress=progress, estimate=estimate)
     try:
         _, report = run_sync(runner.execute())
     except ConfigError:
         raise
     except AugmentError as exc:
+        if progress is not None:
+            sys.stderr.write("\n")  # end the progress line before the message
         _error(exc)
         if runner.outputs_opened:
             print(
@@ -281,7 +328,7 @@ def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
             )
         return EXIT_FAILED
     if not args.quiet:
-        if sys.stderr.isatty():
+        if progress is not None:
             sys.stderr.write("\n")
         print(render_table(report))
     else:

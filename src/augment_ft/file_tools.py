@@ -14,9 +14,9 @@ from augment_ft.drops import DropLog
 from augment_ft.errors import InputError
 from augment_ft.models import Example, Provenance
 from augment_ft.tokens import TokenCounter
-from augment_ft.writer import JsonlWriter
+from augment_ft.writer import IDS_SUFFIX, JsonlWriter
 
-__all__ = ["FileStats", "dedup_file", "file_stats", "record_text", "render_stats"]
+__all__ = ["FileStats", "dedup_file", "file_kinds", "file_stats", "record_text", "render_stats"]
 
 _TEXT_KEYS = ("prompt", "completion", "text", "instruction", "input", "output")
 
@@ -101,11 +101,28 @@ def file_stats(path: str | Path, *, model: str = "") -> FileStats:
         stats.tokens_max = max(stats.tokens_max, n)
         stats.token_buckets[_bucket(n)] += 1
     stats.exact_tokens = counter.exact
-    sidecar = Path(path).with_name(Path(path).stem + ".provenance.jsonl")
-    if sidecar.exists():
-        for _, record in iter_records(sidecar):
-            stats.kinds[str(record.get("kind", "unknown"))] += 1
+    stats.kinds = file_kinds(path)
     return stats
+
+
+def file_kinds(path: str | Path) -> Counter[str]:
+    """Kinds of the examples in an output, from the provenance sidecar the run wrote.
+
+    The sidecar is shared by ``OUT`` and ``OUT.val``; the identity file ``OUT.ids`` says
+    which of its rows are in this file. Empty when there is no sidecar.
+    """
+    out = Path(path)
+    stem = out.stem.removesuffix(".val")
+    sidecar = out.with_name(f"{stem}.provenance{out.suffix}")
+    kinds: Counter[str] = Counter()
+    if not sidecar.exists() or sidecar == out:
+        return kinds
+    ids_file = out.with_name(out.name + IDS_SUFFIX)
+    wanted = set(ids_file.read_text(encoding="utf-8").split()) if ids_file.exists() else None
+    for _, record in iter_records(sidecar):
+        if wanted is None or record.get("id") in wanted:
+            kinds[str(record.get("kind", "unknown"))] += 1
+    return kinds
 
 
 def render_stats(stats: FileStats) -> str:

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict
 
 from augment_ft.entities import extract_entities
 from augment_ft.errors import ConfigError
-from augment_ft.filters import Candidate, Filter, apply_filters, cap, default_filters
+from augment_ft.filters import (
+    Candidate,
+    Filter,
+    apply_filters,
+    cap,
+    default_filters,
+    normalize_for_comparison,
+)
 from augment_ft.llm_call import LLMResult, call_llm, schema_for
 from augment_ft.models import Document, Example
 from augment_ft.strategies.base import StrategyContext
@@ -220,6 +227,13 @@ class ImplicationsStrategy:
         for statement, reasoning in pairs:
             candidate = Candidate(statement.strip(), source, result.prompt.fewshot)
             if apply_filters(self.filters, [candidate], ctx, strategy=self.name, source_id=doc.id):
-                text = f"{reasoning.strip()} {candidate.text}".strip()
+                text = _with_reasoning(reasoning.strip(), candidate.text)
                 examples.append(Example(completion=text, kind=self.kind, provenance=provenance))
         return examples
+
+
+def _with_reasoning(reasoning: str, statement: str) -> str:
+    """The trace then the statement; a trace that only repeats the statement is left out."""
+    if normalize_for_comparison(reasoning) in ("", normalize_for_comparison(statement)):
+        return statement
+    return f"{reasoning} {statement}"
