@@ -27,9 +27,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openai
 
@@ -170,10 +171,13 @@ async def bare_sdk(url: str, texts: list[str], concurrency: int) -> None:
         raise SystemExit("the bare SDK got empty answers")
 
 
-def make_stack(url: str, cache_path: Path, concurrency: int) -> StackedBackend:
+def make_stack(url: str, cache_path: Path, args: argparse.Namespace) -> StackedBackend:
     """The library's standard stack: usage(cache(retry(limits(OpenAIBackend))))."""
     backend = OpenAIBackend(MODEL, base_url=url)
-    return build_stack(backend, cache_path=cache_path, max_in_flight=concurrency)
+    stack = build_stack(backend, cache_path=cache_path, max_in_flight=args.conc)
+    if args.commit_interval is not None and stack.cache is not None:
+        stack.cache.commit_interval = args.commit_interval  # read by the writer thread
+    return stack
 
 
 async def library(stack: StackedBackend, texts: list[str]) -> None:
@@ -200,12 +204,12 @@ class Run:
     cpu_per_call: float
 
 
-def timed(calls: int, work: Callable[[], Awaitable[None]]) -> Run:
+def timed(calls: int, work: Coroutine[Any, Any, None]) -> Run:
     """Run ``work`` in a fresh event loop; time only the calls (setup is done before)."""
 
     async def body() -> tuple[float, float]:
         cpu, wall = time.process_time(), time.perf_counter()
-        await work()
+        await work
         return time.process_time() - cpu, time.perf_counter() - wall
 
     cpu, wall = asyncio.run(body())
@@ -219,33 +223,33 @@ def measure(args: argparse.Namespace, latency: float, workdir: Path) -> None:
         before = server.stats()
         sdk: list[Run] = []
         lib: list[Run] = []
-        stack: StackedBackend | None = None
-        texts: list[str] = []
         for round_no in range(args.rounds):
             texts = prompts(f"{latency}-{round_no}", args.requests)
-            sdk.append(timed(args.requests, lambda: bare_sdk(server.base_url, texts, args.conc)))
-            if stack is not None:
-                stack.close()
-            cache = workdir / f"cache-{latency}-{round_no}.sqlite"
-            stack = make_stack(server.base_url, cache, args.conc)
-            lib.append(timed(args.requests, lambda: library(stack, texts)))
-            print(f"  round {round_no + 1}: sdk {sdk[-1].per_second:7.1f}/s  "
-                  f"library {lib[-1].per_second:7.1f}/s", flush=True)
-        assert stack is not None
+            sdk.append(timed(args.requests, bare_sdk(server.base_url, texts, args.conc)))
+            cache_path = workdir / f"cache-{latency}-{round_no}.sqlite"
+            with make_stack(server.base_url, cache_path, args) as stack:
+                lib.append(timed(args.requests, library(stack, texts)))
+            print(
+                f"  round {round_no + 1}: sdk {sdk[-1].per_second:6.1f}/s "
+                f"{sdk[-1].cpu_per_call * 1000:.3f} ms CPU/call   library "
+                f"{lib[-1].per_second:6.1f}/s {lib[-1].cpu_per_call * 1000:.3f} ms CPU/call",
+                flush=True,
+            )
         report(args, latency, sdk, lib, before, server.stats())
         if args.cached:
-            cached_pass(args, server, stack, texts)
-        stack.close()
+            cached_pass(args, server, cache_path, texts)
     finally:
         server.close()
 
 
 def cached_pass(
-    args: argparse.Namespace, server: ServerProcess, stack: StackedBackend, texts: list[str]
+    args: argparse.Namespace, server: ServerProcess, cache_path: Path, texts: list[str]
 ) -> None:
-    """Replay the last stack run from its warm cache; the server must see no request."""
+    """Replay the last stack run from its warm cache file; the server must see no request."""
     before = server.stats()
-    run = timed(len(texts), lambda: library(stack, texts))
+    with make_stack(server.base_url, cache_path, args) as stack:
+        run = timed(len(texts), library(stack, texts))
+        hits = stack.stats.cache_hits
     after = server.stats()
     if before is None or after is None:
         sent = "unknown (the fake server has no counter; use --server lean)"
@@ -254,8 +258,12 @@ def cached_pass(
         if sent_count != 0:
             raise SystemExit(f"the cached pass sent {sent_count} requests to the server")
         sent = "0"
-    print(f"  cached pass: {run.per_second:,.0f} calls/s, {run.cpu_per_call * 1e6:.0f} us CPU "
-          f"per call, server requests during it: {sent}")
+    if hits != len(texts):
+        raise SystemExit(f"the cached pass had {hits} cache hits for {len(texts)} calls")
+    print(
+        f"  cached pass: {run.per_second:,.0f} calls/s, {run.cpu_per_call * 1e6:.0f} us CPU "
+        f"per call, {hits} cache hits, server requests during it: {sent}"
+    )
 
 
 def report(
@@ -271,8 +279,10 @@ def report(
     lib_rate = statistics.median(r.per_second for r in lib)
     sdk_cpu = statistics.median(r.cpu_per_call for r in sdk)
     lib_cpu = statistics.median(r.cpu_per_call for r in lib)
-    print(f"latency {latency * 1000:.0f} ms, {args.requests} requests, concurrency {args.conc}, "
-          f"median of {args.rounds} rounds")
+    print(
+        f"latency {latency * 1000:.0f} ms, {args.requests} requests, concurrency {args.conc}, "
+        f"median of {args.rounds} rounds"
+    )
     print(f"  bare SDK  {sdk_rate:8.1f} req/s  {sdk_cpu * 1000:6.3f} ms CPU/call")
     print(f"  library   {lib_rate:8.1f} req/s  {lib_cpu * 1000:6.3f} ms CPU/call")
     print(f"  library / SDK   {lib_rate / sdk_rate:6.3f}   (target >= 0.9)")
@@ -287,13 +297,24 @@ def report(
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--latency", type=float, nargs="+", default=[0.1, 0.5],
-                        help="server latencies in seconds (default 0.1 0.5)")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs="+",
+        default=[0.1, 0.5],
+        help="server latencies in seconds (default 0.1 0.5)",
+    )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", dest="conc", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2, help="SDK/library alternations")
     parser.add_argument("--cached", action="store_true", help="also replay from a warm cache")
     parser.add_argument("--server", choices=("lean", "fake"), default="lean")
+    parser.add_argument(
+        "--commit-interval",
+        type=float,
+        default=None,
+        help="override ResponseCache.commit_interval (0 commits on every wake-up)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -303,8 +324,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         asyncio.run(_serve(args.latency[0]))
         return
-    print(f"python {sys.version.split()[0]}, openai {openai.__version__}, "
-          f"{os.cpu_count()} CPUs, server: {args.server} (separate process)")
+    print(
+        f"python {sys.version.split()[0]}, openai {openai.__version__}, "
+        f"{os.cpu_count()} CPUs, server: {args.server} (separate process)"
+    )
     with tempfile.TemporaryDirectory(prefix="augment_ft-bench-") as workdir:
         for latency in args.latency:
             measure(args, latency, Path(workdir))

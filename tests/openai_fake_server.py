@@ -15,11 +15,13 @@ A reply comes from the script queue first, else from the default responder, whic
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import random
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 __all__ = [
+    "Chaos",
     "FakeOpenAIServer",
     "RecordedRequest",
     "Reply",
@@ -232,6 +235,81 @@ def reject_max_tokens(fallback: Responder = echo) -> Responder:
         return fallback(request)
 
     return respond
+
+
+class Chaos:
+    """A responder that fails on purpose, at seeded rates, otherwise asks ``healthy``.
+
+    The fate of a request is a pure function of ``seed``, its body and how many times that
+    body was seen before, so a run is reproducible whatever order the threads serve in,
+    and a retried request meets a fresh fate. ``fates`` counts what was chosen: ``ok``,
+    ``rate_limited`` (429 with ``Retry-After``), ``server_error`` (500), ``stall`` (answers
+    only after ``stall_seconds``: longer than the client's timeout), ``malformed`` (a 200
+    whose body is not JSON) and ``garbage`` (a 200 whose model text is not JSON).
+    """
+
+    GARBAGE = "Sure! Here is what you asked for: {rephrasings: [maybe"
+
+    def __init__(
+        self,
+        healthy: Responder = echo,
+        *,
+        seed: int = 0,
+        rate_limited: float = 0.20,
+        server_error: float = 0.10,
+        stall: float = 0.05,
+        malformed: float = 0.05,
+        garbage: float = 0.05,
+        stall_seconds: float = 2.0,
+        retry_after: float = 0.05,
+    ) -> None:
+        self.healthy = healthy
+        self.seed = seed
+        self.stall_seconds = stall_seconds
+        self.retry_after = retry_after
+        self.rates = {
+            "rate_limited": rate_limited,
+            "server_error": server_error,
+            "stall": stall,
+            "malformed": malformed,
+            "garbage": garbage,
+        }
+        if sum(self.rates.values()) > 1:
+            raise ValueError(f"chaos rates add up to more than 1: {self.rates}")
+        self.fates: Counter[str] = Counter()
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def fate(self, request: RecordedRequest) -> str:
+        """What happens to ``request`` (counted in :attr:`fates`)."""
+        digest = hashlib.sha256(json.dumps(request.body, sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            nth = self._seen[digest]
+            self._seen[digest] += 1
+        roll = random.Random(f"{self.seed}:{digest}:{nth}").random()
+        chosen = "ok"
+        for name, rate in self.rates.items():
+            if roll < rate:
+                chosen = name
+                break
+            roll -= rate
+        with self._lock:
+            self.fates[chosen] += 1
+        return chosen
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        fate = self.fate(request)
+        if fate == "rate_limited":
+            return rate_limited(retry_after=self.retry_after)
+        if fate == "server_error":
+            return Reply(status=500, body={"error": {"message": "chaos: internal error"}})
+        if fate == "stall":
+            return stall(self.stall_seconds, self.healthy(request))
+        if fate == "malformed":
+            return malformed_json()
+        if fate == "garbage":
+            return ok(self.GARBAGE)
+        return self.healthy(request)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -149,7 +149,7 @@ async def test_document_strategies_produce_examples(
 
 async def test_extract_feeds_facts(local_backend: object) -> None:
     docs = [load(name, 4) for name in DOCS[1:]]
-    examples, ctx, timed = await run(ExtractStrategy(max_facts=6), docs, local_backend)
+    examples, ctx, timed = await run(ExtractStrategy(max_facts=4), docs, local_backend)
     assert timed.calls >= len(docs)
     assert examples == []
     assert ctx.facts, f"no fact survived: {ctx.drops.by_reason()}"

@@ -225,6 +225,7 @@ async def open_backend(
             rpm=None if estimate else config.requests_per_minute,
             tpm=None if estimate else config.tokens_per_minute,
             max_attempts=config.max_attempts,
+            base_delay=config.retry_base_delay,
             prices=PriceTable().with_prices(config.prices, source="config prices"),
         )
     except BaseException:

@@ -42,6 +42,8 @@ class RunConfig(BaseModel):
     requests_per_minute: float | None = Field(default=None, gt=0)
     tokens_per_minute: float | None = Field(default=None, gt=0)
     max_attempts: int = Field(default=6, ge=1)
+    retry_base_delay: float = Field(default=1.0, ge=0.0)
+    """Seconds: the ceiling of the first retry's jittered wait, doubling per retry."""
     cache: str | None = None
     no_cache: bool = False
     refresh_cache: bool = False

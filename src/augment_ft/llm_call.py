@@ -134,11 +134,17 @@ class _RequestSpec:
         )
 
 
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(
-        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
-        completion_tokens=a.completion_tokens + b.completion_tokens,
-    )
+async def _attempt(
+    ctx: StrategyContext, stage: str, request: ChatRequest, output: type[M], source_id: str | None
+) -> tuple[Completion, M | ParseError] | None:
+    """One call and its parse: the validated value or the ParseError; None if dropped."""
+    completion = await _complete(ctx, stage, request, source_id)
+    if completion is None:
+        return None
+    try:
+        return completion, parse_output(completion.text, output)
+    except ParseError as exc:
+        return completion, exc
 
 
 async def call_llm(
@@ -163,47 +169,27 @@ async def call_llm(
     schema = json_schema if json_schema is not None else schema_for(output)
     spec = _RequestSpec(schema, stage.replace(".", "_"), temperature, max_tokens, ctx.seed)
     request = spec.request(prompt.messages)
-    first = await _complete(ctx, stage, request, source_id)
+    first = await _attempt(ctx, stage, request, output, source_id)
     if first is None:
         return None
-    try:
-        value = parse_output(first.text, output)
+    completion, parsed = first
+    if not isinstance(parsed, ParseError):
         return _result(
-            ctx,
-            stage,
-            value,
-            prompt=prompt,
-            request=request,
-            completion=first,
-            attempts=1,
-            usage=first.usage,
+            ctx, stage, parsed, prompt=prompt, request=request, completions=(completion,)
         )
-    except ParseError as exc:
-        error = exc
     retry = (
-        Message(role="assistant", content=first.text),
-        Message(role="user", content=reask_message(error)),
+        Message(role="assistant", content=completion.text),
+        Message(role="user", content=reask_message(parsed)),
     )
     request = spec.request(request.messages + retry)
-    second = await _complete(ctx, stage, request, source_id)
+    second = await _attempt(ctx, stage, request, output, source_id)
     if second is None:
         return None
-    try:
-        value = parse_output(second.text, output)
-    except ParseError as exc:
-        _drop_parse_failure(ctx, stage, source_id, exc, second)
+    if isinstance(second[1], ParseError):
+        _drop_parse_failure(ctx, stage, source_id, second[1], second[0])
         return None
-    usage = _add(first.usage, second.usage)
-    return _result(
-        ctx,
-        stage,
-        value,
-        prompt=prompt,
-        request=request,
-        completion=second,
-        attempts=2,
-        usage=usage,
-    )
+    pair = (completion, second[0])
+    return _result(ctx, stage, second[1], prompt=prompt, request=request, completions=pair)
 
 
 def _result(
@@ -213,19 +199,21 @@ def _result(
     *,
     prompt: RenderedPrompt,
     request: ChatRequest,
-    completion: Completion,
-    attempts: int,
-    usage: Usage,
+    completions: tuple[Completion, ...],
 ) -> LLMResult[M]:
+    """The answer of the last completion, with usage summed over all attempts."""
     backend_model = ctx.require_backend(stage).model
     return LLMResult(
         value=value,
         prompt=prompt,
-        model=completion.model or backend_model,
+        model=completions[-1].model or backend_model,
         params=request.params(),
         call_id=call_id(backend_model, request),
-        attempts=attempts,
-        usage=usage,
+        attempts=len(completions),
+        usage=Usage(
+            prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
+            completion_tokens=sum(c.usage.completion_tokens for c in completions),
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,12 +272,46 @@ def _reject_constant(token: str) -> object:
     raise ValueError(f"{token} is not valid JSON")
 
 
+def _finite_float(token: str) -> float:
+    """A JSON number as a float, refusing ones too large to be finite (``1e400``)."""
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {token[:40]} is too large to represent")
+    return value
+
+
+def _check_unicode(value: object) -> None:
+    """Refuse strings holding a lone surrogate (an unpaired ``\\ud800`` escape): they are
+    valid JSON syntax but not Unicode, and would fail later when written or hashed."""
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                msg = (
+                    f"the string escape \\u{ord(item[exc.start]):04x} is a lone surrogate, "
+                    "not a Unicode character; fix or remove it"
+                )
+                raise ValueError(msg) from exc
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _loads(text: str) -> object:
-    """Strict ``json.loads``: no NaN/Infinity; too-deep nesting reported as a ValueError."""
+    """Strict ``json.loads``: no NaN/Infinity, no infinite numbers, no lone surrogates;
+    too-deep nesting is reported as a ValueError too."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError as exc:
         raise ValueError("the JSON value is nested too deeply") from exc
+    if "\\u" in text:  # only escapes can produce a lone surrogate (UTF-8 input cannot)
+        _check_unicode(value)
+    return value
 
 
 def _json_fault(name: str, exc: ValueError, line: int | None, what: str) -> InputError:

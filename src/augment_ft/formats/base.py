@@ -136,6 +136,12 @@ def check_text(value: object, where: str, *, allow_empty: bool = False) -> list[
         return [f"{where}: must be a string, got {type(value).__name__}"]
     if not allow_empty and not value.strip():
         return [f"{where}: must not be empty"]
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate, from a \ud800-style escape
+            code = ord(value[exc.start])
+            return [f"{where}: character {exc.start} is a lone surrogate (\\u{code:04x})"]
     return []
 
 

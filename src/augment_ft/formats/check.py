@@ -47,4 +47,8 @@ def _line_problems(raw: bytes, fmt: Format) -> list[str]:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         return [f"invalid JSON: {exc.msg} at column {exc.colno}"]
+    except RecursionError:
+        return ["invalid JSON: nested too deeply to read"]
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        return [f"invalid JSON: {exc}"]
     return fmt.validate(record)

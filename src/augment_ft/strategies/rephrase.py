@@ -19,7 +19,7 @@ from augment_ft.models import Document, Example
 from augment_ft.splitter import split_sentences
 from augment_ft.strategies.base import StrategyContext
 
-__all__ = ["RephraseOutput", "RephraseStrategy", "Unit", "text_units"]
+__all__ = ["RephraseOutput", "RephraseStrategy", "Unit", "check_unit", "text_units"]
 
 Unit = Literal["sentence", "document"]
 _SKIPPED_KINDS = frozenset({"heading", "rule", "table_row"})

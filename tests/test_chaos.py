@@ -1,0 +1,150 @@
+"""Chaos: a full ``augment-ft run`` against a real HTTP server that fails on purpose.
+
+The server (tests/openai_fake_server.py, ``Chaos``) answers 20% of requests with 429 and a
+short Retry-After, 10% with 500, stalls 5% past the client's timeout, sends 5% malformed
+bodies and 5% unparseable model text, each at seeded random. The run must finish, and
+every sentence must end as an example or a counted drop, with no record written twice
+and nothing in the file that a healthy server would not have produced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from augment_ft.backends.estimate import stub_for_schema
+from augment_ft.cli import main
+from augment_ft.models import Document
+from augment_ft.readers import read_inputs
+from augment_ft.splitter import split_sentences
+from augment_ft.writer import IDS_SUFFIX
+from openai_fake_server import Chaos, RecordedRequest, Reply, fake_openai_server, ok
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "examples" / "corpus"
+LLM_STRATEGIES = ("rephrase", "reverse")
+_SCHEMA_NOTE = re.compile(r"Answer with JSON matching this schema: (\{.*\})\s*$", re.DOTALL)
+
+
+def request_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a chat request carries, whichever way the client negotiated it."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        schema: dict[str, Any] = fmt["json_schema"]["schema"]
+        return schema
+    if fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+        return dict(fmt["schema"])
+    users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+    found = _SCHEMA_NOTE.search(users[-1]) if users else None
+    return dict(json.loads(found.group(1))) if found else None
+
+
+def healthy(request: RecordedRequest) -> Reply:
+    """A schema-shaped answer that is a pure function of the unit the prompt asks about."""
+    body = request.body if isinstance(request.body, dict) else {}
+    users = "\n".join(str(m["content"]) for m in body.get("messages", []) if m["role"] == "user")
+    texts = re.findall(r"<text>\s*(.*?)\s*</text>", users, re.DOTALL)
+    unit = " ".join(reversed(texts[-1].split())) if texts else "empty"
+    schema = request_schema(body)
+    answer = json.dumps(stub_for_schema(schema, text=unit)) if schema else unit
+    return ok(answer, usage=(40, 8))
+
+
+def run_cli(*args: str | Path) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, err.getvalue()
+
+
+def write_config(path: Path) -> Path:
+    """Short retry waits and one rephrasing per sentence (so each sentence is one outcome)."""
+    path.write_text(
+        "retry_base_delay = 0.01\n\n[strategy_options.rephrase]\nk = 1\n", encoding="utf-8"
+    )
+    return path
+
+
+def sentence_count() -> int:
+    docs = [d for d in read_inputs(CORPUS) if isinstance(d, Document)]
+    return sum(len(split_sentences(doc.text)) for doc in docs)
+
+
+def unit_outcomes(report: dict[str, Any]) -> int:
+    """Examples plus every per-sentence drop of the LLM strategies and their filters."""
+    kinds, drops = report["examples_by_kind"], report["drops"]
+    total = sum(kinds.get(name, 0) for name in LLM_STRATEGIES)
+    stages = [*LLM_STRATEGIES, *(f"{name}.info" for name in LLM_STRATEGIES), "filter"]
+    return total + sum(sum(drops.get(stage, {}).values()) for stage in stages)
+
+
+def run_once(tmp: Path, base_url: str, name: str, *extra: str) -> dict[str, Any]:
+    out = tmp / name / "t.jsonl"
+    report = tmp / name / "r.json"
+    code, err = run_cli(
+        "run", CORPUS, "-o", out, "--backend", "openai", "--model", "fake-model",
+        "--base-url", base_url, "--strategies", "split,rephrase,reverse",
+        "--config", write_config(tmp / f"{name}.toml"), "--report", report, "-q", *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    data["lines"] = out.read_text(encoding="utf-8").splitlines()
+    data["ids"] = out.with_name(out.name + IDS_SUFFIX).read_text(encoding="utf-8").split()
+    return data
+
+
+def test_a_run_against_a_chaotic_server_completes_and_accounts_for_everything(
+    tmp_path: Path,
+) -> None:
+    chaos = Chaos(healthy, seed=7, stall_seconds=2.0, retry_after=0.05)
+    with fake_openai_server(chaos) as server:
+        # --max-attempts 3 with 40% failures: some calls give up, so that path runs too.
+        flaky = run_once(
+            tmp_path, server.base_url, "chaos",
+            "--timeout", "0.4", "--max-attempts", "3", "--concurrency", "16",
+        )  # fmt: skip
+        served = len(server.chat_requests)
+        reasks = sum("could not be used" in r.last_user_text for r in server.chat_requests)
+        server.set_default(healthy)
+        clean = run_once(tmp_path, server.base_url, "clean", "--no-cache")
+
+    # The chaos really happened, at about the rates asked for.
+    fates = chaos.fates
+    assert sum(fates.values()) == served > 300
+    for fate, rate in chaos.rates.items():
+        assert 0.4 * rate * served <= fates[fate] <= 1.8 * rate * served, (fate, fates)
+    backend = flaky["backend"]
+    assert backend["retries"] > 50
+    assert reasks > 0  # garbage answers were re-asked
+
+    # Every example made was written or dropped by dedup/format with a reason.
+    made = sum(flaky["examples_by_kind"].values())
+    late = sum(sum(flaky["drops"].get(s, {}).values()) for s in ("dedup", "format"))
+    assert made == sum(flaky["examples_written"].values()) + late
+    # Every sentence, for each LLM strategy, made an example or a counted drop.
+    sentences = sentence_count()
+    assert unit_outcomes(flaky) == len(LLM_STRATEGIES) * sentences
+    assert unit_outcomes(clean) == len(LLM_STRATEGIES) * sentences
+    # Calls that failed for good are exactly the backend-error drops.
+    errors = sum(backend["errors"].values())
+    gave_up = sum(flaky["drops"].get(s, {}).get("backend_error", 0) for s in LLM_STRATEGIES)
+    assert errors == gave_up > 0
+    lost = gave_up + sum(flaky["drops"].get(s, {}).get("parse_failure", 0) for s in LLM_STRATEGIES)
+    llm_made = sum(flaky["examples_by_kind"].get(s, 0) for s in LLM_STRATEGIES)
+    clean_made = sum(clean["examples_by_kind"].get(s, 0) for s in LLM_STRATEGIES)
+    assert llm_made + lost >= clean_made  # a lost unit costs at most its one example
+
+    # No duplicates, and nothing a healthy server would not have produced.
+    lines, ids = flaky["lines"], flaky["ids"]
+    assert len(lines) == len(set(lines)) == len(ids) == len(set(ids))
+    assert all(json.loads(line) for line in lines)
+    assert set(lines) <= set(clean["lines"])
+    assert not [line for line in lines if "Here is what you asked for" in line]
+    assert Counter(json.loads(line)["messages"][-1]["role"] for line in lines) == {
+        "assistant": len(lines)
+    }
