@@ -37,6 +37,7 @@ typecheck: $(STAMP_DEV)
 	$(BIN)/mypy --strict src
 
 test: lint typecheck
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(BIN)/python -m pytest -W error -q
 
 bench: $(STAMP_DEV)

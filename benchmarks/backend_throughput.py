@@ -1,7 +1,7 @@
 """Backend stack throughput next to the bare openai SDK, both against one slow local server.
 
 Run: .venv/bin/python benchmarks/backend_throughput.py [--latency 0.1 0.5] [--requests 2000]
-     [--concurrency 64] [--rounds 2] [--cached] [--server lean|fake]
+     [--concurrency 64] [--rounds 2] [--cached] [--overhead] [--server lean|fake]
 
 The server answers every chat request after a fixed latency, in a process of its own, so
 its CPU does not count against the client. ``lean`` (the default) is the small asyncio
@@ -11,7 +11,8 @@ stack (usage, cache on a fresh SQLite file, retry, limits, OpenAIBackend) run al
 ``--rounds`` times on the same distinct requests; medians are printed with the ratio
 library / SDK and library / ideal (ideal = concurrency / latency), and client CPU per call.
 ``--cached`` then replays the last stack run from its warm cache and checks, with the
-server's request counter, that nothing reached the server. This is a script, not a test:
+server's request counter, that nothing reached the server; ``--overhead`` times the stack
+around an in-process backend (no HTTP, no SDK). This is a script, not a test:
 read the ratios, and the load average printed next to them, together.
 """
 
@@ -34,7 +35,7 @@ from typing import Any
 
 import openai
 
-from augment_ft.backends.base import ChatRequest
+from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
 from augment_ft.backends.openai_compat import OpenAIBackend
 from augment_ft.backends.stack import StackedBackend, build_stack
 from augment_ft.models import Message
@@ -174,10 +175,7 @@ async def bare_sdk(url: str, texts: list[str], concurrency: int) -> None:
 def make_stack(url: str, cache_path: Path, args: argparse.Namespace) -> StackedBackend:
     """The library's standard stack: usage(cache(retry(limits(OpenAIBackend))))."""
     backend = OpenAIBackend(MODEL, base_url=url)
-    stack = build_stack(backend, cache_path=cache_path, max_in_flight=args.conc)
-    if args.commit_interval is not None and stack.cache is not None:
-        stack.cache.commit_interval = args.commit_interval  # read by the writer thread
-    return stack
+    return build_stack(backend, cache_path=cache_path, max_in_flight=args.conc)
 
 
 async def library(stack: StackedBackend, texts: list[str]) -> None:
@@ -295,6 +293,35 @@ def report(
     print("  load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
+class _SleepingBackend:
+    """An in-process backend that answers after ``latency`` seconds: no HTTP, no SDK."""
+
+    model = MODEL
+    capabilities = Capabilities()
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        await asyncio.sleep(self.latency)
+        return Completion(text="ok", usage=Usage(prompt_tokens=20, completion_tokens=5))
+
+
+def overhead_pass(args: argparse.Namespace, latency: float, workdir: Path) -> None:
+    """The stack's own CPU per call around an in-process backend, with and without cache."""
+    for label, cache_path in (("no cache", None), ("cache", workdir / f"oh-{latency}.sqlite")):
+        texts = prompts(f"overhead-{latency}-{label}", args.requests)
+        stack = build_stack(
+            _SleepingBackend(latency), cache_path=cache_path, max_in_flight=args.conc
+        )
+        with stack:
+            run = timed(args.requests, library(stack, texts))
+        print(
+            f"  stack overhead ({label}, in-process backend): "
+            f"{run.cpu_per_call * 1e6:.0f} us CPU per call, {run.per_second:.0f} calls/s"
+        )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -310,10 +337,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cached", action="store_true", help="also replay from a warm cache")
     parser.add_argument("--server", choices=("lean", "fake"), default="lean")
     parser.add_argument(
-        "--commit-interval",
-        type=float,
-        default=None,
-        help="override ResponseCache.commit_interval (0 commits on every wake-up)",
+        "--overhead", action="store_true", help="also time the stack around an in-process backend"
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -331,6 +355,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="augment_ft-bench-") as workdir:
         for latency in args.latency:
             measure(args, latency, Path(workdir))
+            if args.overhead:
+                overhead_pass(args, latency, Path(workdir))
 
 
 if __name__ == "__main__":

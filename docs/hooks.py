@@ -10,8 +10,9 @@ import re
 from typing import Any
 
 _ROLE = re.compile(r":(?:attr|class|data|exc|func|meth|mod|obj):(?=<code>)")
+_LITERAL_MARK = re.compile(r"::</p>(\s*<div class=\"highlight\">)")
 
 
 def on_page_content(html: str, **_: Any) -> str:
-    """Drop the role prefix that precedes a code span in the rendered page."""
-    return _ROLE.sub("", html)
+    """Drop role prefixes before code spans, and the ``::`` that introduces a code block."""
+    return _LITERAL_MARK.sub(r":</p>\1", _ROLE.sub("", html))

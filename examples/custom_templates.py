@@ -17,7 +17,9 @@ from pathlib import Path
 
 from augment_ft import ChatRequest, Document, ScriptedBackend, augment
 
-DOC = Document(id="notes", text="Tessicks are larger than grusks. Teodor Varn is the son of Ilsa Varn.")
+DOC = Document(
+    id="notes", text="Tessicks are larger than grusks. Teodor Varn is the son of Ilsa Varn."
+)
 ANSWERS = {
     "Tessicks are larger than grusks.": [
         "Grusks are outsized by tessicks.",

@@ -14,11 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-# Set before datasets is imported: it reads them once, at import.
+from augment_ft import augment
+
+# Set before datasets is imported (in main): it reads them once, at import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-
-from augment_ft import augment  # noqa: E402
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -39,7 +39,8 @@ def write(out_dir: Path, fmt: str) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    from datasets import disable_progress_bars, load_dataset  # after the offline switches
+    # Imported here, after the offline switches above.
+    from datasets import disable_progress_bars, load_dataset  # type: ignore[import-untyped]
 
     disable_progress_bars()
     out_dir = Path(argv[0] if argv else "out/datasets")
@@ -50,7 +51,8 @@ def main(argv: list[str]) -> int:
         print(f"  first train row: {data['train'][0]}")
         for split, dataset in data.items():
             lines = Path(files[split]).read_text(encoding="utf-8").count("\n")
-            print(f"  {split}: {dataset.num_rows} rows from {lines} lines; columns {dataset.column_names}")
+            columns = dataset.column_names
+            print(f"  {split}: {dataset.num_rows} rows from {lines} lines; columns {columns}")
     return 0
 
 

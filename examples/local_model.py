@@ -34,7 +34,9 @@ def main(argv: list[str]) -> int:
     )
     backend.close()
     print(render_table(result.report))
-    kept = {k: n for k, n in result.report.examples_by_kind.items() if k in {"reverse", "implications"}}
+    kept = {
+        k: n for k, n in result.report.examples_by_kind.items() if k in {"reverse", "implications"}
+    }
     print("made by the model:", kept or "nothing (every answer was filtered; see the drops)")
     return 0
 

@@ -40,7 +40,9 @@ def sentence_of(request: ChatRequest) -> str:
 def fake_model(request: ChatRequest) -> str:
     """Answer the reverse strategy's JSON schema the way a capable model would."""
     reversal = REVERSALS.get(sentence_of(request))
-    return json.dumps({"reversible": reversal is not None, "reversals": [reversal] if reversal else []})
+    return json.dumps(
+        {"reversible": reversal is not None, "reversals": [reversal] if reversal else []}
+    )
 
 
 def main(argv: list[str]) -> int:

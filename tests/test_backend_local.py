@@ -115,7 +115,7 @@ async def test_broken_model_file_is_a_backend_error_with_cause(tmp_path: Path) -
 @needs_model
 def test_declares_what_it_can_do(backend: LocalBackend) -> None:
     assert isinstance(backend, Backend)
-    assert backend.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert backend.model == "local/SmolLM2-135M-Instruct.Q4_1"
     caps = backend.capabilities
     assert (caps.structured_output, caps.logprobs, caps.max_context) == ("grammar", True, 2048)
 

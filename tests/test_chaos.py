@@ -12,47 +12,21 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from augment_ft.backends.estimate import stub_for_schema
 from augment_ft.cli import main
 from augment_ft.models import Document
 from augment_ft.readers import read_inputs
 from augment_ft.splitter import split_sentences
 from augment_ft.writer import IDS_SUFFIX
-from openai_fake_server import Chaos, RecordedRequest, Reply, fake_openai_server, ok
+from openai_fake_server import Chaos, fake_openai_server
+from pipeline_replies import healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "examples" / "corpus"
 LLM_STRATEGIES = ("rephrase", "reverse")
-_SCHEMA_NOTE = re.compile(r"Answer with JSON matching this schema: (\{.*\})\s*$", re.DOTALL)
-
-
-def request_schema(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON schema a chat request carries, whichever way the client negotiated it."""
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") == "json_schema":
-        schema: dict[str, Any] = fmt["json_schema"]["schema"]
-        return schema
-    if fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
-        return dict(fmt["schema"])
-    users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
-    found = _SCHEMA_NOTE.search(users[-1]) if users else None
-    return dict(json.loads(found.group(1))) if found else None
-
-
-def healthy(request: RecordedRequest) -> Reply:
-    """A schema-shaped answer that is a pure function of the unit the prompt asks about."""
-    body = request.body if isinstance(request.body, dict) else {}
-    users = "\n".join(str(m["content"]) for m in body.get("messages", []) if m["role"] == "user")
-    texts = re.findall(r"<text>\s*(.*?)\s*</text>", users, re.DOTALL)
-    unit = " ".join(reversed(texts[-1].split())) if texts else "empty"
-    schema = request_schema(body)
-    answer = json.dumps(stub_for_schema(schema, text=unit)) if schema else unit
-    return ok(answer, usage=(40, 8))
 
 
 def run_cli(*args: str | Path) -> tuple[int, str]:

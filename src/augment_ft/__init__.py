@@ -19,28 +19,53 @@ if TYPE_CHECKING:
     from augment_ft.backends.openai_compat import OpenAIBackend
     from augment_ft.backends.stack import StackedBackend, build_stack
     from augment_ft.config import RunConfig, load_config
-    from augment_ft.formats import FORMATS
+    from augment_ft.dedup import Deduplicator
+    from augment_ft.drops import DropLog
+    from augment_ft.formats import FORMATS, validate_file
     from augment_ft.pipeline import AugmentResult, Run, augment, run
+    from augment_ft.prompts import render_prompt
     from augment_ft.readers import SkipLog, read_documents, read_facts, read_inputs
     from augment_ft.report import RunReport
     from augment_ft.splitter import Sentence, split_sentences
+    from augment_ft.strategies.base import FactStrategy, Strategy, StrategyContext
     from augment_ft.strategies.builtin import STRATEGIES
+    from augment_ft.strategies.extract import ExtractStrategy
+    from augment_ft.strategies.implications import ImplicationsStrategy
+    from augment_ft.strategies.qa import QAStrategy
+    from augment_ft.strategies.rephrase import RephraseStrategy
+    from augment_ft.strategies.reverse import ReverseStrategy
+    from augment_ft.strategies.split import SplitStrategy
+    from augment_ft.strategies.symbolic import SymbolicStrategy
     from augment_ft.tokens import TokenCounter
+    from augment_ft.writer import JsonlWriter
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "AugmentResult": "augment_ft.pipeline",
+    "Deduplicator": "augment_ft.dedup",
+    "DropLog": "augment_ft.drops",
+    "ExtractStrategy": "augment_ft.strategies.extract",
     "FORMATS": "augment_ft.formats",
+    "FactStrategy": "augment_ft.strategies.base",
+    "ImplicationsStrategy": "augment_ft.strategies.implications",
+    "JsonlWriter": "augment_ft.writer",
     "LocalBackend": "augment_ft.backends.local",
     "OpenAIBackend": "augment_ft.backends.openai_compat",
+    "QAStrategy": "augment_ft.strategies.qa",
+    "RephraseStrategy": "augment_ft.strategies.rephrase",
+    "ReverseStrategy": "augment_ft.strategies.reverse",
     "Run": "augment_ft.pipeline",
     "RunConfig": "augment_ft.config",
     "RunReport": "augment_ft.report",
     "STRATEGIES": "augment_ft.strategies.builtin",
     "Sentence": "augment_ft.splitter",
     "SkipLog": "augment_ft.readers",
+    "SplitStrategy": "augment_ft.strategies.split",
     "StackedBackend": "augment_ft.backends.stack",
+    "Strategy": "augment_ft.strategies.base",
+    "StrategyContext": "augment_ft.strategies.base",
+    "SymbolicStrategy": "augment_ft.strategies.symbolic",
     "TokenCounter": "augment_ft.tokens",
     "augment": "augment_ft.pipeline",
     "build_stack": "augment_ft.backends.stack",
@@ -48,8 +73,10 @@ _LAZY = {
     "read_documents": "augment_ft.readers",
     "read_facts": "augment_ft.readers",
     "read_inputs": "augment_ft.readers",
+    "render_prompt": "augment_ft.prompts",
     "run": "augment_ft.pipeline",
     "split_sentences": "augment_ft.splitter",
+    "validate_file": "augment_ft.formats",
 }
 
 __all__ = [
@@ -59,14 +86,23 @@ __all__ = [
     "Capabilities",
     "ChatRequest",
     "Completion",
+    "Deduplicator",
     "Document",
+    "DropLog",
     "Example",
+    "ExtractStrategy",
     "FORMATS",
     "Fact",
+    "FactStrategy",
+    "ImplicationsStrategy",
+    "JsonlWriter",
     "LocalBackend",
     "Message",
     "OpenAIBackend",
     "Provenance",
+    "QAStrategy",
+    "RephraseStrategy",
+    "ReverseStrategy",
     "Run",
     "RunConfig",
     "RunReport",
@@ -74,7 +110,11 @@ __all__ = [
     "ScriptedBackend",
     "Sentence",
     "SkipLog",
+    "SplitStrategy",
     "StackedBackend",
+    "Strategy",
+    "StrategyContext",
+    "SymbolicStrategy",
     "TokenCounter",
     "Usage",
     "__version__",
@@ -84,8 +124,10 @@ __all__ = [
     "read_documents",
     "read_facts",
     "read_inputs",
+    "render_prompt",
     "run",
     "split_sentences",
+    "validate_file",
 ]
 
 

@@ -61,6 +61,13 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         "--system-prompt", default=S, metavar="TEXT", help="system message for chat formats"
     )
     p.add_argument(
+        "--max-example-tokens",
+        type=int,
+        default=S,
+        metavar="N",
+        help="drop records longer than N tokens (default 65536, OpenAI's limit)",
+    )
+    p.add_argument(
         "--strategies",
         type=_csv,
         default=S,

@@ -103,14 +103,17 @@ class RunConfig(BaseModel):
 
 
 def _describe(exc: ValidationError, origin: str) -> str:
-    lines = [f"invalid configuration in {origin}:"]
+    """One line for one problem (the usual case); a line per problem when there are several."""
+    problems = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(root)"
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {field}: unknown key (see 'augment-ft run --help' for the keys)")
+            problems.append(f"{field}: unknown key (see 'augment-ft run --help' for the keys)")
         else:
-            lines.append(f"  {field}: {err['msg']}")
-    return "\n".join(lines)
+            problems.append(f"{field}: {err['msg']}")
+    if len(problems) == 1:
+        return f"invalid configuration in {origin}: {problems[0]}"
+    return "\n  ".join([f"invalid configuration in {origin}:", *problems])
 
 
 def build_config(data: dict[str, Any], *, origin: str) -> RunConfig:

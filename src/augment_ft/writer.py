@@ -37,12 +37,18 @@ _HINTS = {
     errno.EPERM: "permission denied; choose a writable location",
     errno.EROFS: "the file system is read-only; choose a writable location",
     errno.EISDIR: "it is a directory; give a file name",
+    errno.ELOOP: "a symbolic link in its path loops; fix the link or choose another path",
+    errno.EFBIG: "the file reached the size limit of this system (ulimit -f); raise it, "
+    "then rerun with --resume",
 }
 
 
 def _output_error(path: Path, exc: OSError) -> OutputError:
-    hint = _HINTS.get(exc.errno or 0, exc.strerror or str(exc))
-    return OutputError(f"cannot write {path}: {hint} ({exc.strerror or exc})")
+    reason = exc.strerror or str(exc)
+    hint = _HINTS.get(exc.errno or 0)
+    return OutputError(
+        f"cannot write {path}: {hint} ({reason})" if hint else f"cannot write {path}: {reason}"
+    )
 
 
 class JsonlWriter:

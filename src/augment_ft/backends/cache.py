@@ -2,8 +2,7 @@
 
 It stores the raw completion (text, finish reason, usage, model) before any parsing, so
 a parser fix reuses every paid answer; each answer is committed as it arrives, so a crash
-loses only the calls in flight (and answers of the last few milliseconds, see
-``commit_interval``). WAL mode plus a busy timeout lets several processes share
+loses only the calls in flight. WAL mode plus a busy timeout lets several processes share
 one file; identical calls in flight at once are made only once (single flight).
 """
 
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import queue
 import sqlite3
 import threading
@@ -25,7 +23,7 @@ from typing import TypeVar
 from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion, Usage, call_id
 from augment_ft.errors import ConfigError, OutputError
 
-__all__ = ["CACHE_SCHEMA_VERSION", "CachedBackend", "DEFAULT_COMMIT_INTERVAL", "ResponseCache"]
+__all__ = ["CACHE_SCHEMA_VERSION", "CachedBackend", "ResponseCache"]
 
 CACHE_SCHEMA_VERSION = 1
 """Bump with a migration in :meth:`ResponseCache._check_schema` when the tables change."""
@@ -40,8 +38,6 @@ _SCHEMA = (
     " completion_tokens INTEGER NOT NULL, created REAL NOT NULL)",
 )
 _MAX_BATCH = 256
-DEFAULT_COMMIT_INTERVAL = 0.005
-"""Seconds between the writer thread's commits, at most one commit per interval."""
 T = TypeVar("T")
 _Row = tuple[str, str, str, str, int, int, float]
 
@@ -88,27 +84,16 @@ class ResponseCache:
     """Raw completions in one SQLite file, safe for threads, tasks and several processes.
 
     Reads and writes use separate connections so a reader never queues behind a writer
-    that is waiting for another process's lock. The writer commits at most once per
-    ``commit_interval`` seconds; answers that arrive meanwhile share the next commit.
+    that is waiting for another process's lock.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        busy_timeout: float = 30.0,
-        commit_interval: float = DEFAULT_COMMIT_INTERVAL,
-    ) -> None:
-        if not commit_interval >= 0:
-            msg = f"commit_interval must be 0 or more seconds, got {commit_interval}"
-            raise ConfigError(msg)
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         if str(path) in ("", ":memory:"):
             # Each connection would get its own private database: the reader would see nothing.
             msg = f"the response cache needs a file path, got {str(path)!r}"
             raise ConfigError(msg)
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self.commit_interval = commit_interval
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -148,6 +133,11 @@ class ResponseCache:
         return conn
 
     def _unusable(self, exc: sqlite3.Error) -> OutputError:
+        if _is_full(exc):
+            return OutputError(
+                f"{self.path}: cannot write the response cache: the disk is full ({exc}); "
+                "free space, then rerun with --resume"
+            )
         if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
             return OutputError(
                 f"{self.path}: the response cache stayed locked by another process for "
@@ -281,16 +271,7 @@ class ResponseCache:
 
     def _write_loop(self) -> None:
         """Commit queued answers in batches until :meth:`close` sends the stop marker."""
-        last_commit = -math.inf
         while (job := self._jobs.get()) is not None:
-            # Each commit wakes this thread and trades the GIL with the loop several times
-            # (SQLite releases it per statement): about 0.1-0.2 ms of CPU, against 25 us of
-            # SQLite work. Waiting out the interval lets answers that arrive close together
-            # share one commit; callers wait outside the in-flight limit, so it costs no
-            # throughput, and an answer after a quiet spell is committed at once.
-            wait = last_commit + self.commit_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
             batch = [job]
             stop = False
             while len(batch) < _MAX_BATCH:
@@ -303,7 +284,6 @@ class ResponseCache:
                     break
                 batch.append(queued)
             self._flush(batch)
-            last_commit = time.monotonic()
             if stop:
                 return
 
@@ -368,6 +348,11 @@ class ResponseCache:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL: the disk (or the device the file is on) has no room left."""
+    return getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc).lower()
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -104,8 +104,8 @@ class LocalBackend:
 
     @property
     def model(self) -> str:
-        """The GGUF file name without its extension (e.g. ``SmolLM2-135M-Instruct.Q4_1``)."""
-        return self._path.stem
+        """``local/`` + the GGUF file name without its extension; ``local/*`` is priced at 0."""
+        return f"local/{self._path.stem}"
 
     @property
     def model_path(self) -> Path:

