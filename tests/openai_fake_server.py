@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -373,6 +374,12 @@ class _Server(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         self.owner.untrack(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-request (killed, timed out) is no server error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeOpenAIServer:

@@ -524,6 +524,106 @@ def test_two_processes_share_one_cache_file(tmp_path: Path) -> None:
                 assert hit.text == f"{prefix} {i}"
 
 
+class LoopWatch:
+    """Ticks the event loop every millisecond and keeps the longest gap between two ticks."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self._task
+
+
+ANSWER = Completion(text="stored", usage=Usage(prompt_tokens=3, completion_tokens=1))
+
+
+async def test_a_lock_held_elsewhere_sends_the_write_to_the_thread_not_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    with ResponseCache(path) as cache:
+        backend = CachedBackend(ScriptedBackend(echo), cache)
+        key = call_id("scripted", req("locked"))
+        other = sqlite3.connect(path, isolation_level=None)  # stands in for another process
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            async with LoopWatch() as watch:
+                call = asyncio.create_task(backend.complete(req("locked")))
+                await asyncio.sleep(0.5)
+                assert not call.done()  # the write waits for the lock...
+                assert cache.get(key) is None
+                other.execute("COMMIT")
+                answer = await asyncio.wait_for(call, 10)
+        finally:
+            other.close()
+        assert watch.longest < 0.1  # ...and the loop kept running meanwhile
+        assert (cache.inline_commits, cache.thread_commits) == (0, 1)
+        stored = cache.get(key)
+    assert stored is not None
+    assert stored.text == answer.text == "answer to locked"
+
+
+async def test_the_commit_that_restarts_the_wal_runs_on_the_writer_thread(tmp_path: Path) -> None:
+    # Starting the WAL afresh after a complete checkpoint fsyncs its header: not on the loop.
+    path = tmp_path / "cache.sqlite"
+    with ResponseCache(path) as cache:
+        await cache.put_async("first", ANSWER)
+        assert (cache.inline_commits, cache.thread_commits) == (1, 0)
+        other = sqlite3.connect(path)  # a checkpoint by another process
+        try:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            other.close()
+        assert busy == 0
+        assert frames == copied > 0
+        await cache.put_async("second", ANSWER)
+        assert (cache.inline_commits, cache.thread_commits) == (1, 1)
+        await cache.put_async("third", ANSWER)
+        assert (cache.inline_commits, cache.thread_commits) == (2, 1)
+        assert all(
+            cache.get(key) == ANSWER.model_copy(update={"cached": True})
+            for key in ("first", "second", "third")
+        )
+
+
+async def test_checkpoints_keep_the_wal_from_growing_without_bound(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    calls = 2048
+    with ResponseCache(path) as cache:
+        backend = CachedBackend(ScriptedBackend(echo), cache)
+        for i in range(calls):  # one at a time, so one commit each
+            await backend.complete(req(f"sentence {i}"))
+        wal_bytes = Path(f"{path}-wal").stat().st_size
+        assert len(cache) == calls
+    # Each commit adds at least two 4 KiB pages (row and key index) to the WAL: never
+    # checkpointed and started afresh, it would have grown past 2 * calls pages.
+    assert wal_bytes < calls * 4096
+
+
+async def test_a_closed_cache_refuses_writes(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    cache.close()
+    with pytest.raises(OutputError, match="closed"):
+        await cache.put_async("late", ANSWER)
+
+
 def test_a_corrupt_file_names_the_path_and_the_way_out(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     path.write_bytes(b"definitely not a database\n" * 200)

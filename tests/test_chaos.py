@@ -90,8 +90,8 @@ def test_a_run_against_a_chaotic_server_completes_and_accounts_for_everything(
     # The chaos really happened, at about the rates asked for.
     fates = chaos.fates
     assert sum(fates.values()) == served > 300
-    for fate, rate in chaos.rates.items():
-        assert 0.4 * rate * served <= fates[fate] <= 1.8 * rate * served, (fate, fates)
+    for fate, rate in chaos.rates.items():  # loose bounds: which bodies meet which fate
+        assert 0.25 * rate * served <= fates[fate] <= 2 * rate * served, (fate, fates)
     backend = flaky["backend"]
     assert backend["retries"] > 50
     assert reasks > 0  # garbage answers were re-asked

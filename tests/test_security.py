@@ -79,7 +79,8 @@ def test_the_api_key_is_in_no_file_output_or_message(tmp_path: Path) -> None:
         return done
 
     with fake_openai_server(healthy, latency=0.01) as server:
-        killed = run("killed", "--concurrency", "2", kill=True)  # leaves the cache's -wal and -shm behind
+        # A killed run leaves the cache's -wal and -shm files behind.
+        killed = run("killed", "--concurrency", "2", kill=True)
         assert killed.returncode == -signal.SIGKILL
         assert run("ok").returncode == 0
         quoted = f"upstream failure for key {key}; try again"

@@ -89,7 +89,8 @@ def lines_of(folder: Path) -> dict[str, list[str]]:
 
 def test_six_kills_then_resume_give_the_uninterrupted_files(tmp_path: Path) -> None:
     rng = random.Random(6)
-    with fake_openai_server(healthy, latency=0.02) as server:
+    # Slow enough (about 6 s of calls at concurrency 2) that the kills land mid-run.
+    with fake_openai_server(healthy, latency=0.05) as server:
         expected = reference_run(tmp_path / "ref", server.base_url)
         out = tmp_path / "run" / "t.jsonl"
         report = tmp_path / "run" / "r.json"
@@ -118,11 +119,11 @@ def test_kills_under_chaos_then_a_healthy_resume_lose_and_repeat_nothing(tmp_pat
     chaos = Chaos(healthy, seed=11, stall_seconds=1.0, retry_after=0.05)
     config = tmp_path / "fast-retries.toml"
     config.write_text("retry_base_delay = 0.01\n", encoding="utf-8")
-    with fake_openai_server(healthy, latency=0.01) as server:
+    with fake_openai_server(healthy, latency=0.03) as server:
         expected = reference_run(tmp_path / "ref", server.base_url)
         server.set_default(chaos)
         out = tmp_path / "run" / "t.jsonl"
-        flaky = ("--concurrency", "8", "--timeout", "0.3", "--max-attempts", "2")
+        flaky = ("--concurrency", "4", "--timeout", "0.3", "--max-attempts", "2")
 
         def make(resume: bool) -> list[str]:
             flags = ["--resume"] if resume else []

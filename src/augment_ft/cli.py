@@ -1,4 +1,4 @@
-"""The ``augment-ft`` command line: run, estimate, validate, stats, dedup.
+"""The ``augment-ft`` command line: run, estimate, validate, stats, dedup, eval.
 
 Exit codes: 0 ok, 1 the run (or the validated file) failed, 2 usage or configuration error.
 User errors print one clear message, never a traceback.
@@ -13,6 +13,7 @@ from typing import Any
 
 from augment_ft.config import DEFAULT_STRATEGIES, RunConfig, load_config
 from augment_ft.errors import AugmentError, ConfigError, InputError
+from augment_ft.evals.cli import add_eval_parser, run_eval
 
 __all__ = ["build_parser", "main", "render_cli_docs"]
 
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ngram", type=int, default=13, metavar="N", help="word n-gram for decontamination"
     )
     dd.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    add_eval_parser(sub, _formatter)
     return parser
 
 
@@ -403,6 +405,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": _cmd_validate,
     "stats": _cmd_stats,
     "dedup": _cmd_dedup,
+    "eval": run_eval,
 }
 
 
@@ -438,10 +441,22 @@ def render_cli_docs() -> str:
         parser.format_help().rstrip(),
         "```",
     ]
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name, p in sub.choices.items():
-        parts += ["", f"## augment-ft {name}", "", "```text", p.format_help().rstrip(), "```"]
+    for name, p in _commands(parser, "augment-ft"):
+        parts += ["", f"## {name}", "", "```text", p.format_help().rstrip(), "```"]
     return "\n".join(parts) + "\n"
+
+
+def _commands(
+    parser: argparse.ArgumentParser, prefix: str
+) -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every subcommand, depth first (``augment-ft eval`` then ``augment-ft eval make``)."""
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, p in action.choices.items():
+                found.append((f"{prefix} {name}", p))
+                found += _commands(p, f"{prefix} {name}")
+    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,6 +111,23 @@ def _fewshot_signature(fewshot: tuple[str, ...]) -> frozenset[str]:
     return frozenset(word for word, n in counts.items() if n >= 2)
 
 
+@lru_cache(maxsize=32)
+def _normalized_shots(fewshot: tuple[str, ...]) -> tuple[str, ...]:
+    """The non-empty few-shot texts, normalized once per prompt template."""
+    return tuple(other for other in map(normalize_for_comparison, fewshot) if other)
+
+
+def _similar(text: str, other: str, threshold: float) -> bool:
+    """``SequenceMatcher(None, text, other).ratio() >= threshold``, trying its two cheap
+    upper bounds first: most pairs fail on length or letters alone, and ratio() is slow."""
+    matcher = SequenceMatcher(None, text, other)
+    return (
+        matcher.real_quick_ratio() >= threshold
+        and matcher.quick_ratio() >= threshold
+        and matcher.ratio() >= threshold
+    )
+
+
 @dataclass(frozen=True)
 class CopyOfFewshotFilter:
     """Drops echoes of the prompt's worked examples (small models copy them).
@@ -126,9 +143,8 @@ class CopyOfFewshotFilter:
         if not candidate.fewshot:
             return None
         text = normalize_for_comparison(candidate.text)
-        for shot in candidate.fewshot:
-            other = normalize_for_comparison(shot)
-            if other and SequenceMatcher(None, text, other).ratio() >= self.similarity:
+        for other in _normalized_shots(candidate.fewshot):
+            if _similar(text, other, self.similarity):
                 return "copy_of_fewshot"
         leaked = _fewshot_signature(candidate.fewshot) - content_tokens(candidate.source)
         if leaked & content_tokens(candidate.text):

@@ -4,14 +4,20 @@ It stores the raw completion (text, finish reason, usage, model) before any pars
 a parser fix reuses every paid answer; each answer is committed as it arrives, so a crash
 loses only the calls in flight. WAL mode plus a busy timeout lets several processes share
 one file; identical calls in flight at once are made only once (single flight).
+
+An answer is committed on the event loop when that can neither wait for a lock nor
+fsync; every other commit, and every WAL checkpoint, is the writer thread's work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import os
 import queue
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +43,14 @@ _SCHEMA = (
     " finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
     " completion_tokens INTEGER NOT NULL, created REAL NOT NULL)",
 )
+_INSERT = "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?)"
 _MAX_BATCH = 256
+_CHECKPOINT_EVERY = 256
+"""Commits between two WAL checkpoints (a short answer adds 2-3 pages to the WAL)."""
+_WAL_INDEX = struct.Struct("=I12xI76xI")
+"""iVersion, mxFrame (frames in the WAL) and nBackfill (frames checkpointed) of the -shm
+file, as SQLite's documented WAL-index format lays them out (native byte order)."""
+_WAL_INDEX_VERSION = 3007000
 T = TypeVar("T")
 _Row = tuple[str, str, str, str, int, int, float]
 
@@ -58,7 +71,7 @@ def _row(key: str, completion: Completion) -> _Row:
 
 @dataclass(frozen=True)
 class _Job:
-    """One answer queued for the writer thread, and the future its caller awaits."""
+    """One answer waiting for its commit, and the future its caller awaits."""
 
     row: _Row
     loop: asyncio.AbstractEventLoop
@@ -69,6 +82,13 @@ class _Job:
         # RuntimeError: the loop is closed, so nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(_settle, self.future, error)
+
+
+class _Signal(enum.Enum):
+    """Work for the writer thread that is not an answer."""
+
+    CHECKPOINT = "checkpoint"
+    STOP = "stop"
 
 
 def _settle(future: asyncio.Future[None], error: OutputError | None) -> None:
@@ -83,8 +103,10 @@ def _settle(future: asyncio.Future[None], error: OutputError | None) -> None:
 class ResponseCache:
     """Raw completions in one SQLite file, safe for threads, tasks and several processes.
 
-    Reads and writes use separate connections so a reader never queues behind a writer
-    that is waiting for another process's lock.
+    Reads, inline writes and the writer thread use separate connections, so a reader never
+    queues behind a writer that is waiting for another process's lock. ``inline_commits``
+    and ``thread_commits`` count the answers :meth:`put_async` committed on the caller's
+    thread and on the writer thread.
     """
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
@@ -97,9 +119,17 @@ class ResponseCache:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._start_lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._inline_lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Job | _Signal] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}  # per loop, this pass
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._uncheckpointed = 0  # commits since the last checkpoint (approximate)
+        # Set while the writer thread checkpoints: inline commits made meanwhile could keep
+        # the checkpoint from ever catching up, and the WAL from ever starting afresh.
+        self._inline_paused = False
+        self.inline_commits = 0
+        self.thread_commits = 0
         self._writer = self._connect()
         try:
             self._retry_busy(self._check_schema)
@@ -107,13 +137,39 @@ class ResponseCache:
         except BaseException:
             self._writer.close()
             raise
+        try:
+            self._inline = self._connect(wait=False)
+        except BaseException:
+            self._writer.close()
+            self._reader.close()
+            raise
+        self._wal_index = self._open_wal_index()
 
-    def _connect(self) -> sqlite3.Connection:
-        """Open one connection in autocommit mode with WAL and the busy timeout set."""
+    def _open_wal_index(self) -> int | None:
+        """A read-only descriptor of the -shm file, or None (then every write uses the thread)."""
+        try:
+            fd = os.open(f"{self.path}-shm", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            version, _, _ = _WAL_INDEX.unpack(os.pread(fd, _WAL_INDEX.size, 0))
+        except (OSError, struct.error):
+            version = 0
+        if version != _WAL_INDEX_VERSION:  # not the layout this code reads
+            os.close(fd)
+            return None
+        return fd
+
+    def _connect(self, *, wait: bool = True) -> sqlite3.Connection:
+        """Open one connection in autocommit mode with WAL and no automatic checkpoints.
+
+        ``wait=False`` gives the inline connection: a busy timeout of 0, so a lock held
+        elsewhere fails at once instead of stalling the event loop.
+        """
         try:
             conn = sqlite3.connect(
                 self.path,
-                timeout=self.busy_timeout,
+                timeout=self.busy_timeout if wait else 0.0,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -124,6 +180,8 @@ class ResponseCache:
             # In WAL mode NORMAL keeps every commit through a process crash, without an fsync
             # per answer; only a power cut can lose the last few.
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints fsync; only the writer thread runs them (see _checkpoint).
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise self._unusable(exc) from exc
@@ -245,23 +303,95 @@ class ResponseCache:
     def put(self, key: str, completion: Completion) -> None:
         """Store (or overwrite) the raw completion for ``key`` and commit it at once."""
         self._write_rows([_row(key, completion)])
+        if self._uncheckpointed >= _CHECKPOINT_EVERY:
+            self._checkpoint()  # blocking code may wait for the fsync itself
 
     async def put_async(self, key: str, completion: Completion) -> None:
         """Like :meth:`put`, without blocking the event loop; returns once committed.
 
-        A single writer thread commits whatever has queued up in one transaction (group
-        commit): the loop pays microseconds per answer, not a commit or a thread hop each.
+        The answers stored during one pass of the event loop are committed together right
+        after it, on the loop, when that can neither wait for a lock nor fsync. Otherwise
+        the writer thread commits them, waiting out another process's lock off the loop.
         """
+        self._check_open()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._writer_thread().put(_Job(_row(key, completion), loop, future))
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._commit_pending, loop)
+        pending.append(_Job(_row(key, completion), loop, future))
         await future
 
-    def _writer_thread(self) -> queue.SimpleQueue[_Job | None]:
+    def _commit_pending(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Commit what ``loop`` stored in its last pass: on the loop if possible, else queue it."""
+        jobs = self._pending.pop(loop)
+        if self._commit_inline([job.row for job in jobs]):
+            for job in jobs:
+                _settle(job.future, None)
+            return
+        try:
+            queued = self._writer_thread()
+        except OutputError as exc:  # closed meanwhile by another thread
+            for job in jobs:
+                _settle(job.future, exc)
+            return
+        for job in jobs:
+            queued.put(job)
+
+    def _commit_inline(self, rows: list[_Row]) -> bool:
+        """Commit ``rows`` on this thread if that needs no wait; False leaves them to the thread."""
+        if self._inline_paused or not self._inline_lock.acquire(blocking=False):
+            return False
+        try:
+            fd = self._wal_index  # None once closed, or when the -shm file is unreadable
+            if fd is None or not self._try_inline(rows, fd):
+                return False
+        except (sqlite3.Error, OSError):
+            return False  # busy, or an I/O error: the thread retries, and reports it
+        finally:
+            self._inline_lock.release()
+        self.inline_commits += len(rows)
+        self._uncheckpointed += len(rows)
+        if self._uncheckpointed >= _CHECKPOINT_EVERY:
+            self._uncheckpointed = 0
+            # Closed meanwhile by another thread: the rows are stored; close() checkpoints.
+            with contextlib.suppress(OutputError):
+                self._writer_thread().put(_Signal.CHECKPOINT)
+        return True
+
+    def _try_inline(self, rows: list[_Row], wal_index: int) -> bool:
+        """Insert ``rows`` on the inline connection unless the commit would fsync.
+
+        BEGIN IMMEDIATE fails at once when another connection holds the write lock (busy
+        timeout 0). Holding that lock, the WAL's frame count is fixed and the checkpointed
+        count can only grow, so "fewer checkpointed than written" now means it was so at
+        BEGIN: the commit appends to the WAL. Otherwise it would start the WAL afresh and
+        fsync the WAL header, so the writer thread does that commit instead.
+        """
+        conn = self._inline
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _, frames, checkpointed = _WAL_INDEX.unpack(os.pread(wal_index, _WAL_INDEX.size, 0))
+            if checkpointed >= frames:
+                conn.execute("ROLLBACK")
+                return False
+            conn.executemany(_INSERT, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = f"{self.path}: the response cache is closed"
+            raise OutputError(msg)
+
+    def _writer_thread(self) -> queue.SimpleQueue[_Job | _Signal]:
         with self._start_lock:
-            if self._closed:
-                msg = f"{self.path}: the response cache is closed"
-                raise OutputError(msg)
+            self._check_open()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._write_loop, name="augment_ft-cache-writer", daemon=True
@@ -270,27 +400,48 @@ class ResponseCache:
         return self._jobs
 
     def _write_loop(self) -> None:
-        """Commit queued answers in batches until :meth:`close` sends the stop marker."""
-        while (job := self._jobs.get()) is not None:
-            batch = [job]
-            stop = False
-            while len(batch) < _MAX_BATCH:
+        """Commit queued answers in batches, and checkpoint, until :meth:`close` says stop."""
+        stop = False
+        while not stop:
+            batch: list[_Job] = []
+            signals: set[_Signal] = set()
+            item = self._jobs.get()
+            while True:
+                if isinstance(item, _Signal):
+                    signals.add(item)
+                else:
+                    batch.append(item)
+                if _Signal.STOP in signals or len(batch) >= _MAX_BATCH:
+                    break
                 try:
-                    queued = self._jobs.get_nowait()
+                    item = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if queued is None:
-                    stop = True
-                    break
-                batch.append(queued)
-            self._flush(batch)
-            if stop:
-                return
+            if batch:
+                self._flush(batch)
+            if _Signal.CHECKPOINT in signals or self._uncheckpointed >= _CHECKPOINT_EVERY:
+                self._checkpoint()
+            stop = _Signal.STOP in signals
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file; it fsyncs, so never on the event loop."""
+        with self._write_lock:
+            self._uncheckpointed = 0
+            with self._inline_lock:  # an inline commit in progress finishes first
+                self._inline_paused = True
+            # PASSIVE never waits for other connections. If it fails, or another process is
+            # checkpointing, the WAL only grows until the next one; commits report I/O errors.
+            try:
+                with contextlib.suppress(sqlite3.Error):
+                    self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                self._inline_paused = False
 
     def _flush(self, batch: list[_Job]) -> None:
         error: OutputError | None = None
         try:
             self._write_rows([job.row for job in batch])
+            self.thread_commits += len(batch)
         except OutputError as exc:
             error = exc
         except Exception as exc:  # a bug must fail the waiting calls, not hang them
@@ -307,14 +458,13 @@ class ResponseCache:
             except sqlite3.Error as exc:
                 msg = f"{self.path}: cannot write to the response cache ({exc})"
                 raise OutputError(msg) from exc
+            self._uncheckpointed += len(rows)
 
     def _commit(self, rows: list[_Row]) -> None:
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            conn.executemany(_INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -327,16 +477,20 @@ class ResponseCache:
         return int(row[0])
 
     def close(self) -> None:
-        """Finish queued writes, stop the writer thread, close both connections (idempotent)."""
-        with self._start_lock:
+        """Finish queued writes, stop the writer thread, close the connections (idempotent)."""
+        with self._start_lock, self._inline_lock:
             self._closed = True
             thread, self._thread = self._thread, None
         if thread is not None:
-            self._jobs.put(None)
+            self._jobs.put(_Signal.STOP)
             thread.join()
-        with self._write_lock, self._read_lock:
-            self._writer.close()
+        with self._write_lock, self._read_lock, self._inline_lock:
+            if self._wal_index is not None:
+                os.close(self._wal_index)
+                self._wal_index = None
+            self._inline.close()
             self._reader.close()
+            self._writer.close()  # the last one to close checkpoints and removes the WAL
 
     def __enter__(self) -> ResponseCache:
         return self

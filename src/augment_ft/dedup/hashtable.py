@@ -13,6 +13,7 @@ __all__ = ["HashMultiMap"]
 
 _EMPTY = np.uint32(0)  # key 0 is stored as 1, so 0 can mark a free slot
 _SMALL = 32  # up to this many keys, a plain loop beats vectorised probe rounds
+_REHASH_SLICE = 1 << 16  # old slots re-placed per step when the table grows
 
 Found = tuple[NDArray[np.int64], NDArray[np.int32]]
 
@@ -130,5 +131,9 @@ class HashMultiMap:
             raise OverflowError(msg)
         self._keys = np.zeros(1 << self._bits, dtype=np.uint32)
         self._values = np.zeros(1 << self._bits, dtype=np.int32)
-        used = old_keys != _EMPTY
-        self._place(old_keys[used], old_values[used])
+        # A slice at a time: placing every key at once needs int64 slot and index arrays
+        # (and masks) for all of them, several times the table itself at 10M keys.
+        for start in range(0, len(old_keys), _REHASH_SLICE):
+            keys = old_keys[start : start + _REHASH_SLICE]
+            used = keys != _EMPTY
+            self._place(keys[used], old_values[start : start + _REHASH_SLICE][used])

@@ -1,9 +1,9 @@
 """Near-duplicate detection: MinHash LSH over character shingles, decided a batch at a time.
 
 Per kept text the index holds the caller's key, the low 8 bits of each MinHash value (for
-verification) and 32 bits of a hash per LSH band; never the text. Band parameters come from
-datasketch's optimizer, tilted towards recall because every LSH candidate is verified
-against its stored signature before anything is dropped.
+verification) and 32 bits of a hash per LSH band; never the text. Band parameters are
+those datasketch's optimizer picks, tilted towards recall because every LSH candidate is
+verified against its stored signature before anything is dropped.
 """
 
 from __future__ import annotations
@@ -175,11 +175,28 @@ class NearDeduper:
 
 
 def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """Bands and rows from datasketch's optimizer, weighted towards few false negatives."""
-    from datasketch import MinHashLSH
+    """Bands and rows as datasketch's optimizer picks them, weighted towards few false
+    negatives; at least two bands (datasketch refuses one).
 
-    try:
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=_LSH_WEIGHTS)
-    except ValueError:  # near 1.0 it wants one band, which datasketch refuses: take two
-        return 2, num_perm // 2
-    return int(lsh.b), int(lsh.r)
+    The same minimization of weighted false-positive and false-negative areas, integrated
+    with Gauss-Legendre nodes instead of SciPy's ``quad``: the integrands are polynomials
+    of degree at most ``num_perm``, which that many nodes integrate exactly. Importing
+    datasketch's LSH pulls in SciPy, which cost a CLI run about half a second to start.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    bands = np.array([b for b, _ in pairs], dtype=np.float64)[:, None]
+    rows = np.array([r for _, r in pairs], dtype=np.float64)[:, None]
+
+    def area(low: float, high: float, miss: bool) -> NDArray[np.float64]:
+        """Integral over [low, high] of P(no band collides) (miss) or its complement."""
+        s = (high - low) / 2 * nodes + (high + low) / 2
+        none = (1.0 - s[None, :] ** rows) ** bands
+        values = none if miss else 1.0 - none
+        result: NDArray[np.float64] = (values @ weights) * (high - low) / 2
+        return result
+
+    fp_weight, fn_weight = _LSH_WEIGHTS
+    error = area(0.0, threshold, False) * fp_weight + area(threshold, 1.0, True) * fn_weight
+    b, r = pairs[int(np.argmin(error))]  # the first minimum, as datasketch's loop keeps it
+    return (b, r) if b >= 2 else (2, num_perm // 2)
