@@ -603,6 +603,23 @@ async def test_the_commit_that_restarts_the_wal_runs_on_the_writer_thread(tmp_pa
         )
 
 
+async def test_answers_that_arrive_together_share_one_commit(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    calls = 100
+    with ResponseCache(path) as cache:
+        backend = CachedBackend(ScriptedBackend(echo), cache)
+        await asyncio.gather(*(backend.complete(req(f"sentence {i}")) for i in range(calls)))
+        assert (cache.inline_commits, cache.thread_commits) == (calls, 0)
+        other = sqlite3.connect(path)
+        try:
+            busy, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            other.close()
+    # One commit per answer would have written at least two pages (row, key index) each.
+    assert busy == 0
+    assert 0 < frames < calls
+
+
 async def test_checkpoints_keep_the_wal_from_growing_without_bound(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     calls = 2048
@@ -615,6 +632,17 @@ async def test_checkpoints_keep_the_wal_from_growing_without_bound(tmp_path: Pat
     # Each commit adds at least two 4 KiB pages (row and key index) to the WAL: never
     # checkpointed and started afresh, it would have grown past 2 * calls pages.
     assert wal_bytes < calls * 4096
+
+
+async def test_closing_commits_the_answers_still_waiting_for_their_commit(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    cache = ResponseCache(path)
+    write = asyncio.create_task(cache.put_async("late", ANSWER))
+    await asyncio.sleep(0)  # the answer is stored; its commit would come after this pass
+    cache.close()
+    await write
+    with ResponseCache(path) as reopened:
+        assert reopened.get("late") == ANSWER.model_copy(update={"cached": True})
 
 
 async def test_a_closed_cache_refuses_writes(tmp_path: Path) -> None:

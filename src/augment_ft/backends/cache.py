@@ -5,8 +5,9 @@ a parser fix reuses every paid answer; each answer is committed as it arrives, s
 loses only the calls in flight. WAL mode plus a busy timeout lets several processes share
 one file; identical calls in flight at once are made only once (single flight).
 
-An answer is committed on the event loop when that can neither wait for a lock nor
-fsync; every other commit, and every WAL checkpoint, is the writer thread's work.
+Async writes are committed on the event loop when that can neither wait for a lock nor
+fsync; otherwise a writer thread commits them. That thread also runs the WAL checkpoints,
+which fsync.
 """
 
 from __future__ import annotations
@@ -317,15 +318,18 @@ class ResponseCache:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         pending = self._pending.get(loop)
-        if pending is None:
+        if pending is None or len(pending) >= _MAX_BATCH:
             pending = self._pending[loop] = []
-            loop.call_soon(self._commit_pending, loop)
+            loop.call_soon(self._commit_pending, loop, pending)
         pending.append(_Job(_row(key, completion), loop, future))
         await future
 
-    def _commit_pending(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Commit what ``loop`` stored in its last pass: on the loop if possible, else queue it."""
-        jobs = self._pending.pop(loop)
+    def _commit_pending(self, loop: asyncio.AbstractEventLoop, jobs: list[_Job]) -> None:
+        """Commit ``jobs`` (one pass of ``loop``): on the loop if possible, else by the thread."""
+        if self._pending.get(loop) is jobs:
+            del self._pending[loop]
+        if not jobs:
+            return  # close() wrote them
         if self._commit_inline([job.row for job in jobs]):
             for job in jobs:
                 _settle(job.future, None)
@@ -481,9 +485,15 @@ class ResponseCache:
         with self._start_lock, self._inline_lock:
             self._closed = True
             thread, self._thread = self._thread, None
+            # Answers stored in the current pass of a loop, not committed yet.
+            leftovers = [job for jobs in self._pending.values() for job in jobs]
+            for jobs in self._pending.values():
+                jobs.clear()
         if thread is not None:
             self._jobs.put(_Signal.STOP)
             thread.join()
+        if leftovers:
+            self._flush(leftovers)
         with self._write_lock, self._read_lock, self._inline_lock:
             if self._wal_index is not None:
                 os.close(self._wal_index)
