@@ -20,10 +20,8 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)
-	$(BIN)/augment-ft run examples/corpus -o demo-out/train.jsonl \
-		--backend local --strategies split,rephrase,reverse,implications,symbolic \
-		--report demo-out/report.json --cache demo-out/cache.sqlite
-	@echo "JSONL written to demo-out/train.jsonl; report in demo-out/report.json"
+	$(BIN)/augment-ft run --config examples/demo.toml
+	@echo "JSONL written to demo-out/train.jsonl (provenance beside it); report in demo-out/report.json"
 
 fmt: $(STAMP_DEV)
 	$(BIN)/ruff format src tests benchmarks examples

@@ -58,3 +58,23 @@ def test_error_tree_in_docstring_names_every_error() -> None:
     doc = errors.__doc__ or ""
     for name in errors.__all__:
         assert name in doc, f"{name} is missing from the tree drawn in errors.py"
+
+
+def test_demo_config_names_real_strategies_and_options() -> None:
+    """`make demo` runs examples/demo.toml: it must load and build every strategy it names."""
+    from pathlib import Path
+
+    from augment_ft.assembly import build_strategies
+    from augment_ft.config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    config = load_config(root / "examples" / "demo.toml")
+    per_doc, per_facts = build_strategies(config)
+    assert [s.name for s in per_doc] + [s.name for s in per_facts] == [
+        "split",
+        "rephrase",
+        "reverse",
+        "implications",
+        "symbolic",
+    ]
+    assert config.backend == "local" and config.force
