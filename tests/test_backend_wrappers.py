@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.backends.base import ChatRequest, Completion, Usage, call_id
+from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage, call_id
 from augment_ft.backends.cache import CachedBackend, ResponseCache
 from augment_ft.backends.limits import Cooldown, LimitedBackend, TokenBucket
 from augment_ft.backends.retry import RetryingBackend, backoff_delay
@@ -426,18 +426,36 @@ async def test_identical_calls_in_flight_are_made_once(cache: ResponseCache) -> 
     assert backend.shared == 9
 
 
+class GatedBackend:
+    """Counts each call, then answers it like ``echo`` once the test opens ``gate``."""
+
+    model = "scripted"
+    capabilities = Capabilities()
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.calls += 1
+        await self.gate.wait()
+        return Completion(text=echo(request), usage=Usage(prompt_tokens=1, completion_tokens=1))
+
+
 async def test_a_cancelled_leader_hands_the_call_to_a_follower(cache: ResponseCache) -> None:
-    inner = ScriptedBackend(echo, latency=0.05)
+    inner = GatedBackend()
     backend = CachedBackend(inner, cache)
     leader = asyncio.create_task(backend.complete(req("same")))
-    await asyncio.sleep(0.01)
     follower = asyncio.create_task(backend.complete(req("same")))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # the leader is calling; the follower waits for its answer
+    assert inner.calls == 1
     leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    inner.gate.set()
     result = await follower
     assert (result.text, result.cached) == ("answer to same", False)
-    assert len(inner.requests) == 2
-    assert leader.cancelled()
+    assert inner.calls == 2
 
 
 async def test_a_failed_call_in_flight_fails_its_followers_and_is_not_stored(
@@ -622,7 +640,7 @@ async def test_answers_that_arrive_together_share_one_commit(tmp_path: Path) -> 
 
 async def test_checkpoints_keep_the_wal_from_growing_without_bound(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
-    calls = 2048
+    calls = 4096
     with ResponseCache(path) as cache:
         backend = CachedBackend(ScriptedBackend(echo), cache)
         for i in range(calls):  # one at a time, so one commit each

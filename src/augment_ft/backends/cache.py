@@ -46,8 +46,9 @@ _SCHEMA = (
 )
 _INSERT = "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?)"
 _MAX_BATCH = 256
-_CHECKPOINT_EVERY = 256
-"""Commits between two WAL checkpoints (a short answer adds 2-3 pages to the WAL)."""
+_CHECKPOINT_FRAMES = 1000
+"""WAL pages not yet copied into the database file that call for a checkpoint (as SQLite's
+own automatic checkpoint, which the writer thread replaces)."""
 _WAL_INDEX = struct.Struct("=I12xI76xI")
 """iVersion, mxFrame (frames in the WAL) and nBackfill (frames checkpointed) of the -shm
 file, as SQLite's documented WAL-index format lays them out (native byte order)."""
@@ -125,7 +126,7 @@ class ResponseCache:
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}  # per loop, this pass
         self._thread: threading.Thread | None = None
         self._closed = False
-        self._uncheckpointed = 0  # commits since the last checkpoint (approximate)
+        self._checkpoint_asked = False  # a checkpoint is queued for the writer thread
         # Set while the writer thread checkpoints: inline commits made meanwhile could keep
         # the checkpoint from ever catching up, and the WAL from ever starting afresh.
         self._inline_paused = False
@@ -145,6 +146,8 @@ class ResponseCache:
             self._reader.close()
             raise
         self._wal_index = self._open_wal_index()
+        if self._wal_index is None:  # no way to tell the WAL's size: let SQLite checkpoint
+            self._writer.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_FRAMES}")
 
     def _open_wal_index(self) -> int | None:
         """A read-only descriptor of the -shm file, or None (then every write uses the thread)."""
@@ -304,7 +307,7 @@ class ResponseCache:
     def put(self, key: str, completion: Completion) -> None:
         """Store (or overwrite) the raw completion for ``key`` and commit it at once."""
         self._write_rows([_row(key, completion)])
-        if self._uncheckpointed >= _CHECKPOINT_EVERY:
+        if self._wal_backlog() >= _CHECKPOINT_FRAMES:
             self._checkpoint()  # blocking code may wait for the fsync itself
 
     async def put_async(self, key: str, completion: Completion) -> None:
@@ -349,23 +352,25 @@ class ResponseCache:
             return False
         try:
             fd = self._wal_index  # None once closed, or when the -shm file is unreadable
-            if fd is None or not self._try_inline(rows, fd):
-                return False
+            backlog = None if fd is None else self._try_inline(rows, fd)
         except (sqlite3.Error, OSError):
             return False  # busy, or an I/O error: the thread retries, and reports it
         finally:
             self._inline_lock.release()
+        if backlog is None:
+            return False
         self.inline_commits += len(rows)
-        self._uncheckpointed += len(rows)
-        if self._uncheckpointed >= _CHECKPOINT_EVERY:
-            self._uncheckpointed = 0
+        if backlog >= _CHECKPOINT_FRAMES and not self._checkpoint_asked:
+            self._checkpoint_asked = True
             # Closed meanwhile by another thread: the rows are stored; close() checkpoints.
             with contextlib.suppress(OutputError):
                 self._writer_thread().put(_Signal.CHECKPOINT)
         return True
 
-    def _try_inline(self, rows: list[_Row], wal_index: int) -> bool:
+    def _try_inline(self, rows: list[_Row], wal_index: int) -> int | None:
         """Insert ``rows`` on the inline connection unless the commit would fsync.
+
+        Returns None if it did not, else the WAL pages not yet checkpointed before it.
 
         BEGIN IMMEDIATE fails at once when another connection holds the write lock (busy
         timeout 0). Holding that lock, the WAL's frame count is fixed and the checkpointed
@@ -376,17 +381,28 @@ class ResponseCache:
         conn = self._inline
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _, frames, checkpointed = _WAL_INDEX.unpack(os.pread(wal_index, _WAL_INDEX.size, 0))
+            frames, checkpointed = _read_wal_index(wal_index)
             if checkpointed >= frames:
                 conn.execute("ROLLBACK")
-                return False
+                return None
             conn.executemany(_INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return True
+        return frames - checkpointed
+
+    def _wal_backlog(self) -> int:
+        """WAL pages not yet copied into the database file (0 when that cannot be read)."""
+        fd = self._wal_index
+        if fd is None:
+            return 0
+        try:
+            frames, checkpointed = _read_wal_index(fd)
+        except OSError:
+            return 0
+        return frames - checkpointed
 
     def _check_open(self) -> None:
         if self._closed:
@@ -423,14 +439,14 @@ class ResponseCache:
                     break
             if batch:
                 self._flush(batch)
-            if _Signal.CHECKPOINT in signals or self._uncheckpointed >= _CHECKPOINT_EVERY:
+            if _Signal.CHECKPOINT in signals or self._wal_backlog() >= _CHECKPOINT_FRAMES:
                 self._checkpoint()
             stop = _Signal.STOP in signals
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file; it fsyncs, so never on the event loop."""
         with self._write_lock:
-            self._uncheckpointed = 0
+            self._checkpoint_asked = False
             with self._inline_lock:  # an inline commit in progress finishes first
                 self._inline_paused = True
             # PASSIVE never waits for other connections. If it fails, or another process is
@@ -462,7 +478,6 @@ class ResponseCache:
             except sqlite3.Error as exc:
                 msg = f"{self.path}: cannot write to the response cache ({exc})"
                 raise OutputError(msg) from exc
-            self._uncheckpointed += len(rows)
 
     def _commit(self, rows: list[_Row]) -> None:
         conn = self._writer
@@ -512,6 +527,12 @@ class ResponseCache:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _read_wal_index(fd: int) -> tuple[int, int]:
+    """Pages in the WAL and pages of it already checkpointed, from the -shm file ``fd``."""
+    _, frames, checkpointed = _WAL_INDEX.unpack(os.pread(fd, _WAL_INDEX.size, 0))
+    return int(frames), int(checkpointed)
 
 
 def _is_full(exc: sqlite3.Error) -> bool:
