@@ -38,10 +38,17 @@ test: lint typecheck
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(BIN)/python -m pytest -W error -q
 
+# Every benchmark, each printing its ratio (about an hour on 2 cores; the streaming one
+# alone takes half of it). BENCH_MB=100 make bench gives a quicker, smaller corpus.
+BENCH_MB ?= 1000
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/split_speed.py
 	$(BIN)/python benchmarks/dedup_speed.py 100000
-	$(BIN)/python benchmarks/backend_throughput.py
+	$(BIN)/python benchmarks/backend_throughput.py --cached --overhead
+	$(BIN)/python benchmarks/pipeline_throughput.py
+	$(BIN)/python benchmarks/dedup_scale.py 1000000
+	$(BIN)/python benchmarks/local_overhead.py
+	$(BIN)/python benchmarks/streaming_memory.py --mb $(BENCH_MB)
 
 docs-cli: $(STAMP_DEV)
 	$(BIN)/python -m augment_ft.cli_docs

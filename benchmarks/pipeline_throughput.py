@@ -223,6 +223,7 @@ def bench_latency(
     sdk: list[float] = []
     cli: list[float] = []
     own: list[float] = []
+    cached_line = ""
     try:
         for round_no in range(args.rounds):
             sdk.append(asyncio.run(_sdk_run(server.base_url, calls, c)))
@@ -235,7 +236,7 @@ def bench_latency(
                 cli.append(wall)
                 own.append(report["wall_seconds"])
                 if round_no == args.rounds - 1:
-                    cached(server, docs, Path(tmp), c)
+                    cached_line = cached(server, docs, Path(tmp), c)
     finally:
         server.close()
     rate = {
@@ -253,16 +254,20 @@ def bench_latency(
         shown = " ".join(f"{t:.2f}" for t in runs)
         versus = f"{rate[key] / rate['sdk']:>9.3f}{rate[key] / ideal:>10.3f}"
         print(f"  {label:<30}{rate[key]:>9,.0f}{versus}   {shown}")
+    print(cached_line)
 
 
-def cached(server: Server, docs: Path, folder: Path, concurrency: int) -> None:
-    """Re-run the last pipeline run from its warm cache: no call may reach the server."""
+def cached(server: Server, docs: Path, folder: Path, concurrency: int) -> str:
+    """Re-run the last pipeline run from its warm cache (no call may reach the server).
+
+    Returns the line to print, so that it follows its latency's table instead of preceding it.
+    """
     before = server.count()
     wall, report = pipeline_run(server.base_url, docs, folder, concurrency, "--force")
     assert server.count() == before, "a cached re-run reached the server"
     assert report["backend"]["calls"] == 0, report["backend"]
     made = sum(report["examples_by_kind"].values())
-    print(
+    return (
         f"  cached re-run: 0 server calls, {report['backend']['cache_hits']} cache hits, "
         f"{made} examples in {wall:.2f} s wall ({made / wall:,.0f} examples/s), "
         f"{report['wall_seconds']:.2f} s by its report ({made / report['wall_seconds']:,.0f}/s)"

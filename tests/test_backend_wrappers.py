@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage, call_id
-from augment_ft.backends.cache import CachedBackend, ResponseCache
+from augment_ft.backends.cache import ResponseCache
+from augment_ft.backends.cached import CachedBackend
 from augment_ft.backends.limits import Cooldown, LimitedBackend, TokenBucket
 from augment_ft.backends.retry import RetryingBackend, backoff_delay
 from augment_ft.backends.scripted import ScriptedBackend
@@ -495,7 +496,8 @@ _WRITER = textwrap.dedent(
     """
     import asyncio, sys, time
     from augment_ft.backends.base import ChatRequest
-    from augment_ft.backends.cache import CachedBackend, ResponseCache
+    from augment_ft.backends.cache import ResponseCache
+    from augment_ft.backends.cached import CachedBackend
     from augment_ft.backends.scripted import ScriptedBackend
     from augment_ft.models import Message
 

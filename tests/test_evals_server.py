@@ -9,41 +9,21 @@ echoed log-probabilities by one token (upstream issue 1983; see docs/evaluation.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from augment_ft.evals import OpenAILogprobScorer, make_reversals, score_items
-from test_llama_server import _free_port, _missing_requirement, _model_path, _wait_ready
+from llama_server import llama_server
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the real server on a free port; yield its base URL; always stop it."""
-    reason = _missing_requirement()
-    if reason is not None:
-        pytest.skip(reason)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama-server-evals") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(_model_path())]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/v1"
-            _wait_ready(process, url, log)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """One real server for this module's tests."""
+    with llama_server(tmp_path_factory, "llama-server-evals", n_ctx=1024) as url:
+        yield url
 
 
 async def test_echoed_tokens_cover_exactly_the_continuation(server_url: str) -> None:

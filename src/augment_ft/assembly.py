@@ -273,7 +273,10 @@ def preflight(config: RunConfig, *, uses_cache: bool = True) -> None:
 
 def build_deduplicator(config: RunConfig, drops: DropLog) -> Deduplicator:
     """Exact, near-duplicate and decontamination filters as configured."""
-    near = NearDeduper(threshold=config.near_threshold) if config.dedup_near else None
+    window = config.near_window or None
+    near = (
+        NearDeduper(threshold=config.near_threshold, window=window) if config.dedup_near else None
+    )
     decontam = None
     if config.against:
         decontam = Decontaminator(read_eval_texts(config.against), ngram=config.ngram)
@@ -310,6 +313,7 @@ class Outputs:
                         resume=self.config.resume,
                         overwrite=self.config.force,
                         create_dirs=True,
+                        autoflush=False,  # flush() after each admitted batch
                     )
             except BaseException:
                 self.__exit__()  # close the writers already open before reporting
@@ -343,6 +347,11 @@ class Outputs:
             self.already_present += 1
         self.writers["provenance"].write(provenance_record(example), example.id)
 
+    def flush(self) -> None:
+        """Hand every record written so far to the operating system."""
+        for writer in self.writers.values():
+            writer.flush()
+
     def paths(self, report: str | None) -> dict[str, str]:
         """Where things went, for the report."""
         out = {split: str(self._path(split)) for split in self.writers}
@@ -351,18 +360,39 @@ class Outputs:
         return out
 
 
+_END: Any = object()  # the end of ordered_map's input (an item may be None)
+
+
 async def ordered_map(
     items: Iterable[T], fn: Callable[[T], Awaitable[R]], window: int
 ) -> AsyncIterator[R]:
-    """Run ``fn`` over items with at most ``window`` in flight; yield results in input order."""
-    pending: deque[asyncio.Future[R]] = deque()
+    """Run ``fn`` over items with at most ``window`` in flight; yield results in input order.
+
+    A slow item does not hold the others up: while it runs, later items keep starting as
+    earlier ones finish, up to ``4 * window`` results waiting for their turn.
+    """
+    pending: deque[asyncio.Future[R]] = deque()  # started, not yet yielded, in input order
+    running: set[asyncio.Future[R]] = set()
+    source = iter(items)
+    exhausted = False
     try:
-        for item in items:
-            pending.append(asyncio.ensure_future(fn(item)))
-            if len(pending) >= window:
-                yield await pending.popleft()
-        while pending:
-            yield await pending.popleft()
+        while True:
+            while not exhausted and len(running) < window and len(pending) < 4 * window:
+                item = next(source, _END)
+                if item is _END:
+                    exhausted = True
+                    break
+                future = asyncio.ensure_future(fn(item))
+                pending.append(future)
+                running.add(future)
+                future.add_done_callback(running.discard)
+            while pending and pending[0].done():
+                yield pending.popleft().result()
+            if not pending:
+                if exhausted:
+                    return
+                continue
+            await asyncio.wait({pending[0], *running}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in pending:
             task.cancel()

@@ -176,6 +176,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         help="MinHash similarity that counts as a near-duplicate (default 0.9)",
     )
     p.add_argument(
+        "--near-window",
+        type=int,
+        default=S,
+        metavar="N",
+        help="look for near-duplicates among the last N to 2N kept examples, which bounds "
+        "memory (default 100000; 0: all of them)",
+    )
+    p.add_argument(
         "--no-near-dedup",
         dest="dedup_near",
         action="store_false",

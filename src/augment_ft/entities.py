@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "COMMON_WORDS",
@@ -90,6 +91,7 @@ class Entities:
         return self.names | self.numbers | self.rare
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize_token(word: str) -> str:
     """Case-folded, without a possessive or a plural ``s``, so ``Gruds'`` matches ``grud``."""
     w = word.casefold().replace("\u2019", "'")

@@ -162,7 +162,7 @@ def dedup_file(
     )
     pending: dict[str, dict[str, Any]] = {}
     total = kept = 0
-    with JsonlWriter(dest, overwrite=force, create_dirs=True) as writer:
+    with dedup, JsonlWriter(dest, overwrite=force, create_dirs=True) as writer:
         for number, record in iter_records(src):
             total += 1
             key = f"line-{number}"

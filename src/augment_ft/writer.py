@@ -1,10 +1,10 @@
 """A crash-safe, resumable JSONL writer: whole lines only, and no example written twice.
 
 Beside ``OUT`` it keeps ``OUT.ids``: the identity of each record, one per line, in the same
-order. Each record is written and flushed first, then its identity: a record whose identity
-is missing was never committed. A kill at any moment leaves whole lines plus at most one
-torn last line per file; ``resume=True`` cuts torn and uncommitted lines away, counts them
-in :attr:`JsonlWriter.repaired`, and skips identities already written.
+order. Line k of one file belongs to line k of the other, so a record counts as committed
+only when both files hold it whole. A kill at any moment leaves whole lines plus at most
+one torn last line per file; ``resume=True`` cuts the torn and the unmatched lines away
+(counted in :attr:`JsonlWriter.repaired`) and skips identities already written.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import IO, Any
 import jsonlines
 
 from augment_ft.errors import ConfigError, OutputError, RecordError
+from augment_ft.fingerprints import FingerprintSet, fingerprint
 
 __all__ = ["IDS_SUFFIX", "JsonlWriter"]
 
@@ -57,6 +58,8 @@ class JsonlWriter:
     Without ``resume`` an existing non-empty output is refused unless ``overwrite`` is set
     (then it is emptied first). ``fsync_every=N`` also syncs to disk every N records; the
     files are always synced on :meth:`close`. ``create_dirs`` makes missing parents.
+    ``autoflush=False`` leaves flushing to :meth:`flush` (the pipeline flushes once per
+    batch it admits: a kill loses at most that batch, which ``--resume`` makes again).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class JsonlWriter:
         overwrite: bool = False,
         fsync_every: int = 0,
         create_dirs: bool = False,
+        autoflush: bool = True,
     ) -> None:
         if resume and overwrite:
             msg = "resume and overwrite exclude each other: continue the output or replace it"
@@ -74,6 +78,7 @@ class JsonlWriter:
         self.path = Path(path)
         self.ids_path = self.path.with_name(self.path.name + IDS_SUFFIX)
         self.fsync_every = fsync_every
+        self.autoflush = autoflush
         self.written = 0
         """Records written by this writer."""
         self.skipped = 0
@@ -82,7 +87,8 @@ class JsonlWriter:
         """Committed records found in the file when resuming."""
         self.repaired = 0
         """Torn or uncommitted lines cut off when resuming."""
-        self._ids: set[str] = set()
+        # 64-bit fingerprints of the identities in the file: bounded memory at any size.
+        self._ids = FingerprintSet()
         self._closed = False
         self._failed = False
         if self.path.is_dir():
@@ -94,7 +100,7 @@ class JsonlWriter:
         elif not overwrite:
             self._refuse_existing()
         self._records, self._id_file = self._open("ab" if resume else "wb")
-        self._lines = jsonlines.Writer(self._records, dumps=_encode, flush=True)
+        self._lines = jsonlines.Writer(self._records, dumps=_encode, flush=autoflush)
 
     def __enter__(self) -> JsonlWriter:
         return self
@@ -108,7 +114,7 @@ class JsonlWriter:
         self.close()
 
     def __contains__(self, identity: object) -> bool:
-        return identity in self._ids
+        return isinstance(identity, str) and fingerprint(identity) in self._ids
 
     def __len__(self) -> int:
         """Records in the file: found on resume plus written since."""
@@ -118,15 +124,17 @@ class JsonlWriter:
         """Append ``record`` unless ``identity`` is already in the file; True when written."""
         if self._closed:
             raise OutputError(f"{self.path} is closed; open a new JsonlWriter to write more")
-        if identity in self._ids:
-            self.skipped += 1
-            return False
         if not identity or "\n" in identity or "\r" in identity:
             raise RecordError(f"record identity must be one non-empty line, got {identity!r}")
+        key = fingerprint(identity)
+        if key in self._ids:
+            self.skipped += 1
+            return False
         try:
             self._lines.write(record)  # encodes before writing: a bad record leaves no trace
             self._id_file.write(identity.encode("utf-8") + b"\n")
-            self._id_file.flush()
+            if self.autoflush:
+                self._id_file.flush()
             if self.fsync_every and (self.written + 1) % self.fsync_every == 0:
                 self._sync()
         except (TypeError, ValueError) as exc:
@@ -134,9 +142,20 @@ class JsonlWriter:
         except OSError as exc:
             self._failed = True
             raise _output_error(self.path, exc) from exc
-        self._ids.add(identity)
+        self._ids.add_absent(key)
         self.written += 1
         return True
+
+    def flush(self) -> None:
+        """Hand what was written to the operating system (it survives a killed process)."""
+        if self._closed:
+            return
+        try:
+            self._records.flush()
+            self._id_file.flush()
+        except OSError as exc:
+            self._failed = True
+            raise _output_error(self.path, exc) from exc
 
     def close(self) -> None:
         """Flush, sync to disk and close both files; safe to call twice.
@@ -190,7 +209,11 @@ class JsonlWriter:
                 raise OutputError(msg)
 
     def _recover(self) -> None:
-        """Cut torn and uncommitted lines, then remember the identities already written."""
+        """Cut torn and uncommitted lines, then remember the identities already written.
+
+        Streams both files (a resumed output may hold millions of records): one pass to
+        count complete lines, another only for a file that has lines to cut.
+        """
         if not _size(self.path) and not _size(self.ids_path):
             return
         if not self.ids_path.exists():
@@ -199,16 +222,25 @@ class JsonlWriter:
                 "(was it written by augment-ft?); use --force to start over"
             )
             raise OutputError(msg)
-        records = list(_complete_lines(self.path, check_json=True))
-        ids = list(_complete_lines(self.ids_path, check_json=False))
-        kept = min(len(records), len(ids))
+        records = _scan(self.path, check_json=True)
+        ids = _scan(self.ids_path, check_json=False)
+        kept = min(records[0], ids[0])
         self.repaired = _cut(self.path, records, kept) + _cut(self.ids_path, ids, kept)
+        self._load_ids(kept)
+        self.existing = kept
+
+    def _load_ids(self, count: int) -> None:
+        batch: list[int] = []
         try:
-            self._ids = {line.decode("utf-8") for line, _ in ids[:kept]}
+            for line in _lines(self.ids_path, count):
+                batch.append(fingerprint(line.decode("utf-8")))
+                if len(batch) >= 1 << 16:
+                    self._ids.add_many(batch)
+                    batch.clear()
         except UnicodeDecodeError as exc:
             msg = f"cannot resume: {self.ids_path} is not an identity file ({exc}); use --force"
             raise OutputError(msg) from exc
-        self.existing = kept
+        self._ids.add_many(batch)
 
 
 def _size(path: Path) -> int:
@@ -220,20 +252,27 @@ def _size(path: Path) -> int:
         raise _output_error(path, exc) from exc
 
 
-def _complete_lines(path: Path, *, check_json: bool) -> Iterator[tuple[bytes, int]]:
-    """Each newline-terminated line (without it) and the offset just after it."""
-    offset = 0
+def _lines(path: Path, limit: int | None = None) -> Iterator[bytes]:
+    """Up to ``limit`` complete (newline-terminated) lines of ``path``, without the newline."""
     try:
         with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.endswith(b"\n"):
-                    return  # the torn tail of an interrupted write
-                offset += len(line)
-                if check_json:
-                    _check_line(path, number, line)
-                yield line[:-1], offset
+            for number, line in enumerate(handle):
+                if (limit is not None and number >= limit) or not line.endswith(b"\n"):
+                    return  # enough, or the torn tail of an interrupted write
+                yield line[:-1]
     except OSError as exc:
         raise OutputError(f"cannot read {path} to resume: {exc.strerror or exc}") from exc
+
+
+def _scan(path: Path, *, check_json: bool, limit: int | None = None) -> tuple[int, int]:
+    """How many complete lines ``path`` starts with (at most ``limit``), and where they end."""
+    count = end = 0
+    for line in _lines(path, limit):
+        count += 1
+        if check_json:
+            _check_line(path, count, line)
+        end += len(line) + 1
+    return count, end
 
 
 def _check_line(path: Path, number: int, line: bytes) -> None:
@@ -247,9 +286,13 @@ def _check_line(path: Path, number: int, line: bytes) -> None:
         raise OutputError(msg) from exc
 
 
-def _cut(path: Path, lines: list[tuple[bytes, int]], keep: int) -> int:
-    """Truncate ``path`` after its first ``keep`` complete lines; how many lines went."""
-    end = lines[keep - 1][1] if keep else 0
+def _cut(path: Path, complete: tuple[int, int], keep: int) -> int:
+    """Truncate ``path`` after its first ``keep`` complete lines; how many lines went.
+
+    ``complete`` is what :func:`_scan` found: complete lines and the offset after them.
+    """
+    lines, lines_end = complete
+    end = lines_end if keep == lines else _scan(path, check_json=False, limit=keep)[1]
     size = _size(path)
     if size == end:
         return 0
@@ -257,7 +300,7 @@ def _cut(path: Path, lines: list[tuple[bytes, int]], keep: int) -> int:
         os.truncate(path, end)
     except OSError as exc:
         raise _output_error(path, exc) from exc
-    return len(lines) - keep + (1 if size > (lines[-1][1] if lines else 0) else 0)
+    return lines - keep + (1 if size > lines_end else 0)  # the torn tail counts as one
 
 
 def _sync_directory(directory: Path) -> None:

@@ -3,7 +3,7 @@
 It stores the raw completion (text, finish reason, usage, model) before any parsing, so
 a parser fix reuses every paid answer; each answer is committed as it arrives, so a crash
 loses only the calls in flight. WAL mode plus a busy timeout lets several processes share
-one file; identical calls in flight at once are made only once (single flight).
+one file. :class:`~augment_ft.backends.cached.CachedBackend` puts it in front of a backend.
 
 Async writes are committed on the event loop when that can neither wait for a lock nor
 fsync; otherwise a writer thread commits them. That thread also runs the WAL checkpoints,
@@ -18,25 +18,29 @@ import enum
 import os
 import queue
 import sqlite3
-import struct
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
 
-from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion, Usage, call_id
+from augment_ft.backends.base import Completion, Usage
+from augment_ft.backends.sqlite_wal import (
+    is_busy,
+    is_full,
+    open_wal_index,
+    read_wal_index,
+    retry_busy,
+    wal_backlog,
+)
 from augment_ft.errors import ConfigError, OutputError
 
-__all__ = ["CACHE_SCHEMA_VERSION", "CachedBackend", "ResponseCache"]
+__all__ = ["CACHE_SCHEMA_VERSION", "ResponseCache"]
 
 CACHE_SCHEMA_VERSION = 1
 """Bump with a migration in :meth:`ResponseCache._check_schema` when the tables change."""
 
 _FORMAT = "augment_ft-response-cache"
-_BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE completions ("
@@ -49,11 +53,6 @@ _MAX_BATCH = 256
 _CHECKPOINT_FRAMES = 1000
 """WAL pages not yet copied into the database file that call for a checkpoint (as SQLite's
 own automatic checkpoint, which the writer thread replaces)."""
-_WAL_INDEX = struct.Struct("=I12xI76xI")
-"""iVersion, mxFrame (frames in the WAL) and nBackfill (frames checkpointed) of the -shm
-file, as SQLite's documented WAL-index format lays them out (native byte order)."""
-_WAL_INDEX_VERSION = 3007000
-T = TypeVar("T")
 _Row = tuple[str, str, str, str, int, int, float]
 
 
@@ -134,7 +133,7 @@ class ResponseCache:
         self.thread_commits = 0
         self._writer = self._connect()
         try:
-            self._retry_busy(self._check_schema)
+            retry_busy(self._check_schema, self.busy_timeout)
             self._reader = self._connect()
         except BaseException:
             self._writer.close()
@@ -145,24 +144,10 @@ class ResponseCache:
             self._writer.close()
             self._reader.close()
             raise
-        self._wal_index = self._open_wal_index()
-        if self._wal_index is None:  # no way to tell the WAL's size: let SQLite checkpoint
+        # None: no way to tell the WAL's size, so every async write uses the writer thread.
+        self._wal_index = open_wal_index(self.path)
+        if self._wal_index is None:  # and SQLite checkpoints on its own
             self._writer.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_FRAMES}")
-
-    def _open_wal_index(self) -> int | None:
-        """A read-only descriptor of the -shm file, or None (then every write uses the thread)."""
-        try:
-            fd = os.open(f"{self.path}-shm", os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            version, _, _ = _WAL_INDEX.unpack(os.pread(fd, _WAL_INDEX.size, 0))
-        except (OSError, struct.error):
-            version = 0
-        if version != _WAL_INDEX_VERSION:  # not the layout this code reads
-            os.close(fd)
-            return None
-        return fd
 
     def _connect(self, *, wait: bool = True) -> sqlite3.Connection:
         """Open one connection in autocommit mode with WAL and no automatic checkpoints.
@@ -180,7 +165,9 @@ class ResponseCache:
         except sqlite3.Error as exc:
             raise self._unusable(exc) from exc
         try:
-            self._retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+            retry_busy(
+                lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone(), self.busy_timeout
+            )
             # In WAL mode NORMAL keeps every commit through a process crash, without an fsync
             # per answer; only a power cut can lose the last few.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -195,12 +182,12 @@ class ResponseCache:
         return conn
 
     def _unusable(self, exc: sqlite3.Error) -> OutputError:
-        if _is_full(exc):
+        if is_full(exc):
             return OutputError(
                 f"{self.path}: cannot write the response cache: the disk is full ({exc}); "
                 "free space, then rerun with --resume"
             )
-        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+        if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
             return OutputError(
                 f"{self.path}: the response cache stayed locked by another process for "
                 f"{self.busy_timeout} s; wait for it, point --cache elsewhere, or use --no-cache"
@@ -223,8 +210,8 @@ class ResponseCache:
                 raise
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise  # _retry_busy tries again
+            if is_busy(exc):
+                raise  # retry_busy tries again
             raise self._unusable(exc) from exc
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from exc
@@ -266,33 +253,17 @@ class ResponseCache:
             )
             raise ConfigError(msg)
 
-    def _retry_busy(self, operation: Callable[[], T]) -> T:
-        """Run ``operation``, retrying while another process holds the lock (up to the timeout).
-
-        SQLite's own busy handler covers most waits; this catches the cases it skips
-        (switching to WAL, a snapshot made stale by another writer).
-        """
-        deadline = time.monotonic() + self.busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                return operation()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
     def get(self, key: str) -> Completion | None:
         """The stored completion for ``key`` (marked ``cached=True``), or None."""
         with self._read_lock:
             try:
-                row = self._retry_busy(
+                row = retry_busy(
                     lambda: self._reader.execute(
                         "SELECT model, text, finish_reason, prompt_tokens, completion_tokens"
                         " FROM completions WHERE call_id = ?",
                         (key,),
-                    ).fetchone()
+                    ).fetchone(),
+                    self.busy_timeout,
                 )
             except sqlite3.Error as exc:
                 raise self._unusable(exc) from exc
@@ -307,7 +278,7 @@ class ResponseCache:
     def put(self, key: str, completion: Completion) -> None:
         """Store (or overwrite) the raw completion for ``key`` and commit it at once."""
         self._write_rows([_row(key, completion)])
-        if self._wal_backlog() >= _CHECKPOINT_FRAMES:
+        if wal_backlog(self._wal_index) >= _CHECKPOINT_FRAMES:
             self._checkpoint()  # blocking code may wait for the fsync itself
 
     async def put_async(self, key: str, completion: Completion) -> None:
@@ -381,7 +352,7 @@ class ResponseCache:
         conn = self._inline
         conn.execute("BEGIN IMMEDIATE")
         try:
-            frames, checkpointed = _read_wal_index(wal_index)
+            frames, checkpointed = read_wal_index(wal_index)
             if checkpointed >= frames:
                 conn.execute("ROLLBACK")
                 return None
@@ -391,17 +362,6 @@ class ResponseCache:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return frames - checkpointed
-
-    def _wal_backlog(self) -> int:
-        """WAL pages not yet copied into the database file (0 when that cannot be read)."""
-        fd = self._wal_index
-        if fd is None:
-            return 0
-        try:
-            frames, checkpointed = _read_wal_index(fd)
-        except OSError:
-            return 0
         return frames - checkpointed
 
     def _check_open(self) -> None:
@@ -439,7 +399,7 @@ class ResponseCache:
                     break
             if batch:
                 self._flush(batch)
-            if _Signal.CHECKPOINT in signals or self._wal_backlog() >= _CHECKPOINT_FRAMES:
+            if _Signal.CHECKPOINT in signals or wal_backlog(self._wal_index) >= _CHECKPOINT_FRAMES:
                 self._checkpoint()
             stop = _Signal.STOP in signals
 
@@ -474,7 +434,7 @@ class ResponseCache:
         """Insert ``rows`` in one short transaction, waiting out other processes' locks."""
         with self._write_lock:
             try:
-                self._retry_busy(lambda: self._commit(rows))
+                retry_busy(lambda: self._commit(rows), self.busy_timeout)
             except sqlite3.Error as exc:
                 msg = f"{self.path}: cannot write to the response cache ({exc})"
                 raise OutputError(msg) from exc
@@ -527,88 +487,3 @@ class ResponseCache:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _read_wal_index(fd: int) -> tuple[int, int]:
-    """Pages in the WAL and pages of it already checkpointed, from the -shm file ``fd``."""
-    _, frames, checkpointed = _WAL_INDEX.unpack(os.pread(fd, _WAL_INDEX.size, 0))
-    return int(frames), int(checkpointed)
-
-
-def _is_full(exc: sqlite3.Error) -> bool:
-    """SQLITE_FULL: the disk (or the device the file is on) has no room left."""
-    return getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc).lower()
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return any(m in text for m in _BUSY_MESSAGES)
-
-
-class CachedBackend:
-    """Answers from the cache when it can; otherwise calls through and stores the answer.
-
-    ``refresh=True`` ignores entries from earlier runs but still overwrites them (and a call
-    repeated within the same run is answered from its fresh entry). ``hits``, ``misses`` and
-    ``shared`` (answered by a concurrent identical call) are counted.
-    """
-
-    def __init__(self, inner: Backend, cache: ResponseCache, *, refresh: bool = False) -> None:
-        self.inner = inner
-        self.cache = cache
-        self.refresh = refresh
-        self._pending: dict[str, asyncio.Future[Completion]] = {}
-        self._refreshed: set[str] = set()
-        self.hits = 0
-        self.misses = 0
-        self.shared = 0
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    async def complete(self, request: ChatRequest) -> Completion:
-        """A stored answer, the answer of an identical call in flight, or a fresh call."""
-        key = call_id(self.inner.model, request)
-        if not self.refresh or key in self._refreshed:
-            hit = self.cache.get(key)
-            if hit is not None:
-                self.hits += 1
-                return hit
-        while (pending := self._pending.get(key)) is not None:
-            try:
-                shared = await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                if pending.cancelled():
-                    continue  # the caller making the call was cancelled: try to lead instead
-                raise
-            self.shared += 1
-            return shared.model_copy(update={"cached": True})
-        return await self._lead(key, request)
-
-    async def _lead(self, key: str, request: ChatRequest) -> Completion:
-        """Make the call for everyone asking ``key`` now, store it, then share it."""
-        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            self.misses += 1
-            completion = await self.inner.complete(request)
-            # Off the loop: a write may wait for another process's lock; the loop must not.
-            await self.cache.put_async(key, completion)
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # marks it retrieved: no "never retrieved" log without followers
-            raise
-        except BaseException:
-            future.cancel()
-            raise
-        finally:
-            del self._pending[key]
-        if self.refresh:
-            self._refreshed.add(key)
-        future.set_result(completion)
-        return completion

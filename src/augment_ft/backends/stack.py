@@ -22,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion
-from augment_ft.backends.cache import CachedBackend, ResponseCache
+from augment_ft.backends.cache import ResponseCache
+from augment_ft.backends.cached import CachedBackend
 from augment_ft.backends.limits import (
     Clock,
     Cooldown,

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+
+from augment_ft.fingerprints import FingerprintSet
 
 __all__ = ["ExactDeduper", "content_hash", "normalize_for_dedup"]
 
@@ -51,21 +56,29 @@ def content_hash(normalized: str) -> bytes:
 
 
 class ExactDeduper:
-    """Remembers 16-byte hashes of normalized texts (never the texts) to spot exact repeats."""
+    """Remembers 64-bit hashes of normalized texts (never the texts) to spot exact repeats.
 
-    def __init__(self) -> None:
-        self._seen: set[bytes] = set()
+    The hashes live in a :class:`~augment_ft.fingerprints.FingerprintSet`: the newest in
+    memory, older ones on disk behind Bloom filters, so memory stays small at any size.
+    """
+
+    def __init__(self, *, memory_keys: int = 1 << 17) -> None:
+        self._seen = FingerprintSet(memory_keys=memory_keys)
 
     def __len__(self) -> int:
         return len(self._seen)
 
+    def close(self) -> None:
+        """Forget every hash and delete the spill file."""
+        self._seen.close()
+
     def seen(self, text: str) -> bool:
         """Whether a text that normalizes alike was added before."""
-        return content_hash(normalize_for_dedup(text)) in self._seen
+        return _fingerprint(normalize_for_dedup(text)) in self._seen
 
     def add(self, text: str) -> None:
         """Remember ``text``."""
-        self._seen.add(content_hash(normalize_for_dedup(text)))
+        self._seen.add(_fingerprint(normalize_for_dedup(text)))
 
     def check_and_add(self, text: str) -> bool:
         """Whether ``text`` was seen before; remembers it either way."""
@@ -73,8 +86,15 @@ class ExactDeduper:
 
     def check_normalized(self, normalized: str) -> bool:
         """:meth:`check_and_add` for a text already passed through normalize_for_dedup."""
-        digest = content_hash(normalized)
-        if digest in self._seen:
-            return True
-        self._seen.add(digest)
-        return False
+        return not self._seen.add(_fingerprint(normalized))
+
+    def check_many_normalized(self, texts: Sequence[str]) -> list[bool]:
+        """:meth:`check_normalized` for each of ``texts`` in order, a batch at once."""
+        fps = np.fromiter(map(_fingerprint, texts), dtype=np.uint64, count=len(texts))
+        new: list[bool] = self._seen.add_many(fps).tolist()
+        return [not fresh for fresh in new]
+
+
+def _fingerprint(normalized: str) -> int:
+    """The first 8 bytes of :func:`content_hash` (a collision ~1 in 10^5 at 20M texts)."""
+    return int.from_bytes(content_hash(normalized)[:8], "big")

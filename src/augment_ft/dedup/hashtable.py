@@ -2,6 +2,8 @@
 
 Open addressing with linear probing, at most half full, 8 bytes a slot (a 32-bit key and
 an int32 value), where a Python dict entry costs ~75 bytes and an interpreter round trip.
+A key's home slot is ``key * slots >> 32``: the key's high bits when ``slots`` is a power
+of two, and just as even for any other size, so a table of known load can be sized exactly.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ __all__ = ["HashMultiMap"]
 _EMPTY = np.uint32(0)  # key 0 is stored as 1, so 0 can mark a free slot
 _SMALL = 32  # up to this many keys, a plain loop beats vectorised probe rounds
 _REHASH_SLICE = 1 << 16  # old slots re-placed per step when the table grows
+_MAX_SLOTS = 1 << 31  # so that key * slots, below 2^63, fits an int64
 
 Found = tuple[NDArray[np.int64], NDArray[np.int32]]
 
@@ -29,8 +32,21 @@ class HashMultiMap:
         bits = max(4, (max(capacity, 2) - 1).bit_length())
         self._keys: NDArray[np.uint32] = np.zeros(1 << bits, dtype=np.uint32)
         self._values: NDArray[np.int32] = np.zeros(1 << bits, dtype=np.int32)
-        self._bits = bits
         self._size = 0
+        self._shift: int | None = 32 - bits  # for a power-of-two size: home = key >> shift
+
+    @classmethod
+    def holding(cls, count: int) -> HashMultiMap:
+        """An empty table of exactly ``2 * count`` slots: ``count`` keys fit without growing."""
+        if not 0 <= count <= _MAX_SLOTS // 2:
+            msg = f"HashMultiMap cannot hold {count} keys (0 to 2^30)"
+            raise OverflowError(msg)
+        table = cls(16)
+        slots = max(16, 2 * count)
+        table._keys = np.zeros(slots, dtype=np.uint32)
+        table._values = np.zeros(slots, dtype=np.int32)
+        table._shift = _shift_for(slots)
+        return table
 
     def __len__(self) -> int:
         return self._size
@@ -40,13 +56,29 @@ class HashMultiMap:
         """Memory held by the table's arrays."""
         return int(self._keys.nbytes + self._values.nbytes)
 
-    @property
-    def _mask(self) -> int:
-        return (1 << self._bits) - 1
+    def clear(self) -> None:
+        """Forget every key, keeping the table's size (so reuse allocates nothing)."""
+        self._keys.fill(_EMPTY)
+        self._size = 0
 
     def _slots(self, keys: NDArray[np.uint32]) -> NDArray[np.int64]:
-        slots: NDArray[np.int64] = (keys >> np.uint32(32 - self._bits)).astype(np.int64)
-        return slots
+        if self._shift is not None:  # the same slots as below, one NumPy pass fewer
+            slots: NDArray[np.int64] = (keys >> np.uint32(self._shift)).astype(np.int64)
+            return slots
+        # Multiply-shift maps a 32-bit key evenly onto any table size; no overflow in 64 bits.
+        wide = keys.astype(np.int64)
+        wide *= len(self._keys)
+        wide >>= 32
+        return wide
+
+    def _next(self, slots: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The slots after ``slots``, wrapping past the end (a new array)."""
+        following = slots + 1
+        if self._shift is not None:
+            following &= len(self._keys) - 1
+        else:
+            following[following == len(self._keys)] = 0
+        return following
 
     @staticmethod
     def _short(keys: NDArray[np.uint64]) -> NDArray[np.uint32]:
@@ -71,7 +103,7 @@ class HashMultiMap:
                 found.append(self._values[slots[hit]])
             live = stored != _EMPTY  # a probe chain ends at the first empty slot
             active = active[live]
-            slots = (slots[live] + 1) & self._mask
+            slots = self._next(slots[live])
         if not found:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
         return np.concatenate(found_at), np.concatenate(found)
@@ -80,13 +112,14 @@ class HashMultiMap:
         """:meth:`lookup` for a handful of keys: the same probe sequence, one key at a time."""
         found_at: list[int] = []
         found: list[int] = []
+        size = len(self._keys)
         for at, (key, start) in enumerate(zip(wanted.tolist(), slots.tolist(), strict=True)):
             slot = start
             while (stored := self._keys.item(slot)) != 0:
                 if stored == key:
                     found_at.append(at)
                     found.append(self._values.item(slot))
-                slot = (slot + 1) & self._mask
+                slot = slot + 1 if slot + 1 < size else 0
         return np.array(found_at, dtype=np.int64), np.array(found, dtype=np.int32)
 
     def insert(self, keys: NDArray[np.uint64], values: NDArray[np.int32]) -> None:
@@ -99,12 +132,13 @@ class HashMultiMap:
     def _place(self, keys: NDArray[np.uint32], values: NDArray[np.int32]) -> None:
         slots = self._slots(keys)
         if len(keys) <= _SMALL:
+            size = len(self._keys)
             for key, value, start in zip(
                 keys.tolist(), values.tolist(), slots.tolist(), strict=True
             ):
                 slot = start
                 while self._keys.item(slot) != 0:
-                    slot = (slot + 1) & self._mask
+                    slot = slot + 1 if slot + 1 < size else 0
                 self._keys[slot] = key
                 self._values[slot] = value
             return
@@ -119,21 +153,28 @@ class HashMultiMap:
             lost = np.ones(len(pending), dtype=bool)
             lost[np.flatnonzero(free)[first]] = False
             pending = pending[lost]
-            slots = (slots[lost] + 1) & self._mask
+            slots = self._next(slots[lost])
 
     def _grow(self, needed: int) -> None:
-        """Double until half full at most; slots come from the stored keys' own high bits."""
+        """Double until half full at most; slots come from the stored keys themselves."""
         old_keys, old_values = self._keys, self._values
-        while (1 << self._bits) < needed * 2:
-            self._bits += 1
-        if self._bits > 32:
-            msg = f"HashMultiMap cannot hold {needed} keys (2^31 at most)"
+        slots = len(old_keys)
+        while slots < needed * 2:
+            slots *= 2
+        if slots > _MAX_SLOTS:
+            msg = f"HashMultiMap cannot hold {needed} keys (2^30 at most)"
             raise OverflowError(msg)
-        self._keys = np.zeros(1 << self._bits, dtype=np.uint32)
-        self._values = np.zeros(1 << self._bits, dtype=np.int32)
+        self._keys = np.zeros(slots, dtype=np.uint32)
+        self._values = np.zeros(slots, dtype=np.int32)
+        self._shift = _shift_for(slots)
         # A slice at a time: placing every key at once needs int64 slot and index arrays
         # (and masks) for all of them, several times the table itself at 10M keys.
         for start in range(0, len(old_keys), _REHASH_SLICE):
             keys = old_keys[start : start + _REHASH_SLICE]
             used = keys != _EMPTY
             self._place(keys[used], old_values[start : start + _REHASH_SLICE][used])
+
+
+def _shift_for(slots: int) -> int | None:
+    """``32 - log2(slots)`` for a power of two (home slots are then the key's high bits)."""
+    return 33 - slots.bit_length() if slots & (slots - 1) == 0 else None

@@ -3,7 +3,8 @@
 Per kept text the index holds the caller's key, the low 8 bits of each MinHash value (for
 verification) and 32 bits of a hash per LSH band; never the text. Band parameters are
 those datasketch's optimizer picks, tilted towards recall because every LSH candidate is
-verified against its stored signature before anything is dropped.
+verified against its stored signature before anything is dropped. With a ``window`` the
+index remembers only recent kept texts, in two generations, so its memory is bounded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from augment_ft.dedup.exact import normalize_for_dedup
-from augment_ft.dedup.hashtable import HashMultiMap
+from augment_ft.dedup.generation import Generation
 from augment_ft.dedup.minhash import MinHasher, stable_params
 from augment_ft.errors import ConfigError
 
@@ -31,6 +32,12 @@ class NearDeduper:
     Similarity is over ``shingle``-character shingles of :func:`normalize_for_dedup` text,
     which suits short rows. Decisions equal those of checking texts one by one, in order;
     :meth:`check_and_add_many` just makes them in batches.
+
+    ``window=None`` remembers every kept text. ``window=W`` remembers kept texts in
+    generations of W: when one fills it becomes the previous one (dropping the older) and
+    a new one starts, so a text is compared with at least the last W kept texts and at
+    most the last 2W. Memory is then fixed at two generations (see :attr:`nbytes`): 2W x
+    (num_perm + 16 x bands + key length) bytes for short ASCII keys, ~163 B x 2W at 0.9.
     """
 
     def __init__(
@@ -41,6 +48,7 @@ class NearDeduper:
         *,
         seed: int = 1,
         bands: tuple[int, int] | None = None,
+        window: int | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             msg = f"near-duplicate threshold must be in (0, 1], got {threshold}"
@@ -56,17 +64,26 @@ class NearDeduper:
         self._min_equal = math.ceil(num_perm * (threshold + (1 - threshold) * chance) - 1e-9)
         self._band_mult = stable_params(seed, "band", self.rows) | np.uint64(1)
         self._band_salt = stable_params(seed, "band-salt", self.bands)
-        self._index = HashMultiMap()
-        self._keys: list[str] = []
-        self._sigs = np.empty((1024, num_perm), dtype=np.uint8)
+        if window is not None and (
+            isinstance(window, bool) or not isinstance(window, int) or window < 1
+        ):
+            msg = f"near-duplicate window must be a whole number >= 1 or None, got {window!r}"
+            raise ConfigError(msg)
+        self.window = window
+        try:  # oldest first; the last one takes new entries
+            self._generations = [Generation(num_perm, self.bands, window)]
+        except (OverflowError, MemoryError) as exc:
+            msg = f"near-duplicate window {window} is too large ({exc}); choose a smaller one"
+            raise ConfigError(msg) from exc
 
     def __len__(self) -> int:
-        return len(self._keys)
+        """How many kept texts are remembered (all of them when there is no window)."""
+        return sum(map(len, self._generations))
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by signatures and the band index (keys are the caller's strings)."""
-        return int(self._sigs.nbytes) + self._index.nbytes
+        """Bytes held: signatures, band index and keys of every remembered text."""
+        return sum(generation.nbytes for generation in self._generations)
 
     def check_and_add(self, key: str, text: str) -> str | None:
         """The key of a kept near-duplicate of ``text``, or None after keeping it as ``key``."""
@@ -94,15 +111,44 @@ class NearDeduper:
         sigs = self.hasher.signatures(texts)
         bkeys = self._band_keys(sigs)
         short = sigs.astype(np.uint8)  # the low 8 bits
+        if self.window is None:
+            return self._decide(keys, bkeys, short)
+        matches: list[str | None] = []
+        start = 0
+        while start < len(keys):
+            # A run that cannot overfill the current generation sees the same entries as
+            # checking its texts one by one; the generation turns over between runs.
+            end = min(len(keys), start + self.window - len(self._generations[-1]))
+            matches += self._decide(keys[start:end], bkeys[start:end], short[start:end])
+            if len(self._generations[-1]) == self.window:
+                self._turn_over()
+            start = end
+        return matches
+
+    def _decide(
+        self, keys: Sequence[str], bkeys: NDArray[np.uint64], short: NDArray[np.uint8]
+    ) -> list[str | None]:
+        """Match a run of texts against remembered ones and each other; keep the rest."""
         matches: list[str | None] = [None] * len(keys)
         best: dict[int, int] = {}
-        for i, entry, equal in self._earlier_matches(bkeys, short):
-            matches[i] = self._keys[entry]
+        for i, key, equal in self._earlier_matches(bkeys, short):
+            matches[i] = key
             best[i] = equal
         self._match_within(keys, bkeys, short, matches, best)
         kept = [i for i, match in enumerate(matches) if match is None]
-        self._store([keys[i] for i in kept], bkeys[kept], short[kept])
+        self._generations[-1].add([keys[i] for i in kept], bkeys[kept], short[kept])
         return matches
+
+    def _turn_over(self) -> None:
+        """Start a new generation; the oldest, when there are two, is cleared and reused."""
+        if len(self._generations) == 2:
+            oldest, newer = self._generations
+            oldest.clear()
+            self._generations = [newer, oldest]
+        else:
+            current = self._generations[0]
+            fresh = Generation(self.hasher.num_perm, self.bands, current.capacity)
+            self._generations = [current, fresh]
 
     def _band_keys(self, sigs: NDArray[np.uint32]) -> NDArray[np.uint64]:
         used = sigs[:, : self.bands * self.rows].reshape(len(sigs), self.bands, self.rows)
@@ -111,22 +157,36 @@ class NearDeduper:
 
     def _earlier_matches(
         self, bkeys: NDArray[np.uint64], short: NDArray[np.uint8]
-    ) -> list[tuple[int, int, int]]:
-        """``(text, entry, equal values)``: each text's best verified match among kept entries."""
-        at, entries = self._index.lookup(bkeys.ravel())
-        if not len(at):
+    ) -> list[tuple[int, str, int]]:
+        """``(text, key, equal values)``: each text's best verified match among kept entries."""
+        flat = bkeys.ravel()
+        parts = []
+        for number, generation in enumerate(self._generations):
+            at, entries = generation.lookup(flat)
+            if not len(at):
+                continue
+            items = at // self.bands
+            equal = np.count_nonzero(generation.sigs[entries] == short[items], axis=1)
+            ok = equal >= self._min_equal
+            # Age rank: an older generation's entries all come before a newer one's.
+            rank = entries[ok].astype(np.int64) + (number << 32)
+            parts.append((items[ok], rank, equal[ok]))
+        if not parts:
             return []
-        items = at // self.bands
-        equal = np.count_nonzero(self._sigs[entries] == short[items], axis=1)
-        ok = equal >= self._min_equal
-        items, found, equal = items[ok], entries[ok].astype(np.int64), equal[ok]
-        order = np.lexsort((found, -equal, items))  # most similar first; earliest on ties
-        items, found, equal = items[order], found[order], equal[order]
+        if len(parts) == 1:
+            items, rank, equal = parts[0]
+        else:
+            items, rank, equal = (np.concatenate(column) for column in zip(*parts, strict=True))
+        order = np.lexsort((rank, -equal, items))  # most similar first; earliest on ties
+        items, rank, equal = items[order], rank[order], equal[order]
         first = np.ones(len(items), dtype=bool)
         first[1:] = items[1:] != items[:-1]
-        return list(
-            zip(items[first].tolist(), found[first].tolist(), equal[first].tolist(), strict=True)
-        )
+        return [
+            (i, self._generations[r >> 32].keys[r & 0xFFFFFFFF], e)
+            for i, r, e in zip(
+                items[first].tolist(), rank[first].tolist(), equal[first].tolist(), strict=True
+            )
+        ]
 
     def _match_within(
         self,
@@ -160,18 +220,6 @@ class NearDeduper:
             if matches[i] is None:
                 for band_key in row:
                     buckets.setdefault(band_key, []).append(i)
-
-    def _store(self, keys: list[str], bkeys: NDArray[np.uint64], short: NDArray[np.uint8]) -> None:
-        start = len(self._keys)
-        end = start + len(keys)
-        if end > len(self._sigs):
-            grown = np.empty((max(end, len(self._sigs) * 3 // 2), self._sigs.shape[1]), np.uint8)
-            grown[:start] = self._sigs[:start]
-            self._sigs = grown
-        self._sigs[start:end] = short
-        self._keys.extend(keys)
-        entries = np.repeat(np.arange(start, end, dtype=np.int32), self.bands)
-        self._index.insert(bkeys.ravel(), entries)
 
 
 def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:

@@ -89,16 +89,34 @@ class Deduplicator:
     def _first_checks(self, batch: list[Example], texts: list[str]) -> list[int]:
         """Indexes left after decontamination and exact dedup, which are cheap and go first."""
         reasons = self.decontam.check_normalized(texts) if self.decontam else [None] * len(batch)
-        survivors: list[int] = []
-        for i, (example, text, reason) in enumerate(zip(batch, texts, reasons, strict=True)):
+        clean = [i for i, reason in enumerate(reasons) if reason is None]
+        for i, reason in enumerate(reasons):
             if reason is not None:
+                example = batch[i]
                 what = "equals" if reason == "exact" else "shares a word n-gram with"
                 self._drop(example, f"contaminated_{reason}", f"{example.id} {what} eval data")
-            elif self.exact is not None and self.exact.check_normalized(text):
+        if self.exact is None:
+            return clean
+        repeats = self.exact.check_many_normalized([texts[i] for i in clean])
+        survivors: list[int] = []
+        for i, repeat in zip(clean, repeats, strict=True):
+            if repeat:
+                example = batch[i]
                 self._drop(example, "duplicate_exact", f"{example.id} repeats an earlier text")
             else:
                 survivors.append(i)
         return survivors
+
+    def close(self) -> None:
+        """Release the exact-dedup state (its spill file); decide nothing afterwards."""
+        if self.exact is not None:
+            self.exact.close()
+
+    def __enter__(self) -> Deduplicator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _drop(self, example: Example, reason: str, detail: str) -> None:
         source = example.provenance.source_id
