@@ -198,3 +198,43 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_file(tmp_p
     assert out.read_bytes() == reference.read_bytes()
     assert ids_of(out).read_bytes() == ids_of(reference).read_bytes()
     assert os.path.getsize(out) > 0
+
+
+def test_a_writer_that_remembers_only_what_it_resumed(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    with JsonlWriter(out, remember_new=False) as writer:
+        assert writer.write({"i": 0}, "a")
+        assert writer.write({"i": 1}, "b")
+        assert writer._ids.spilled + len(writer._ids) == 0  # nothing held per record
+        assert len(writer) == 2
+    with JsonlWriter(out, resume=True, remember_new=False) as writer:
+        assert "a" in writer and "b" in writer
+        assert writer.write({"i": 0}, "a") is False  # already in the file: skipped
+        assert writer.write({"i": 2}, "c")
+        assert (writer.existing, writer.written, writer.skipped, len(writer)) == (2, 1, 1, 3)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["i"] for line in lines] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("dedup_exact", [True, False])
+def test_the_pipeline_writes_each_identity_once_with_or_without_exact_dedup(
+    tmp_path: Path, dedup_exact: bool
+) -> None:
+    from augment_ft.pipeline import augment
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The grusk eats moss. The grusk eats moss. Feskins fly at night.")
+    out = tmp_path / "out.jsonl"
+    result = augment(
+        [doc],
+        strategies=["split"],
+        output=out,
+        backend="scripted",
+        dedup_exact=dedup_exact,
+        dedup_near=False,
+        strategy_options={"split": {"mode": "independent"}},
+    ).report
+    ids = ids_of(out).read_text(encoding="utf-8").splitlines()
+    assert len(ids) == len(set(ids)) == sum(result.examples_written.values())
+    # Without exact dedup the writer itself skips the repeated sentence.
+    assert result.already_present == (0 if dedup_exact else 1)

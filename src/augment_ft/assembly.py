@@ -314,6 +314,9 @@ class Outputs:
                         overwrite=self.config.force,
                         create_dirs=True,
                         autoflush=False,  # flush() after each admitted batch
+                        # Exact dedup already drops every repeated identity (equal ids
+                        # mean equal normalized text), so new ones need no remembering.
+                        remember_new=not self.config.dedup_exact,
                     )
             except BaseException:
                 self.__exit__()  # close the writers already open before reporting

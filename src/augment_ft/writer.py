@@ -60,6 +60,9 @@ class JsonlWriter:
     files are always synced on :meth:`close`. ``create_dirs`` makes missing parents.
     ``autoflush=False`` leaves flushing to :meth:`flush` (the pipeline flushes once per
     batch it admits: a kill loses at most that batch, which ``--resume`` makes again).
+    ``remember_new=False`` is for callers whose identities are unique already (the
+    pipeline with exact dedup on): only the identities found on resume are remembered, so
+    a fresh run's writer holds nothing per record.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class JsonlWriter:
         fsync_every: int = 0,
         create_dirs: bool = False,
         autoflush: bool = True,
+        remember_new: bool = True,
     ) -> None:
         if resume and overwrite:
             msg = "resume and overwrite exclude each other: continue the output or replace it"
@@ -79,6 +83,7 @@ class JsonlWriter:
         self.ids_path = self.path.with_name(self.path.name + IDS_SUFFIX)
         self.fsync_every = fsync_every
         self.autoflush = autoflush
+        self.remember_new = remember_new
         self.written = 0
         """Records written by this writer."""
         self.skipped = 0
@@ -118,7 +123,7 @@ class JsonlWriter:
 
     def __len__(self) -> int:
         """Records in the file: found on resume plus written since."""
-        return len(self._ids)
+        return self.existing + self.written
 
     def write(self, record: dict[str, Any], identity: str) -> bool:
         """Append ``record`` unless ``identity`` is already in the file; True when written."""
@@ -142,7 +147,8 @@ class JsonlWriter:
         except OSError as exc:
             self._failed = True
             raise _output_error(self.path, exc) from exc
-        self._ids.add_absent(key)
+        if self.remember_new:
+            self._ids.add_absent(key)
         self.written += 1
         return True
 
