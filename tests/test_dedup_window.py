@@ -271,7 +271,7 @@ def test_the_run_config_and_cli_set_the_window(tmp_path: Path) -> None:
     from augment_ft.drops import DropLog
 
     with build_deduplicator(RunConfig(), DropLog()) as default:
-        assert default.near is not None and default.near.window == 100_000
+        assert default.near is not None and default.near.window == 250_000
     with build_deduplicator(RunConfig(near_window=0), DropLog()) as unbounded:
         assert unbounded.near is not None and unbounded.near.window is None
     # Through the CLI: a window of 1 forgets a text two kept texts later.

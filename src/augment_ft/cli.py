@@ -181,7 +181,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> 
         default=S,
         metavar="N",
         help="look for near-duplicates among the last N to 2N kept examples, which bounds "
-        "memory (default 100000; 0: all of them)",
+        "memory (default 250000; 0: all of them)",
     )
     p.add_argument(
         "--no-near-dedup",

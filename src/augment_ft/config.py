@@ -56,7 +56,7 @@ class RunConfig(BaseModel):
     dedup_exact: bool = True
     dedup_near: bool = True
     near_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
-    near_window: int = Field(default=100_000, ge=0)
+    near_window: int = Field(default=250_000, ge=0)
     """Near-duplicates are looked for among the last ``near_window`` to twice that many
     kept examples, which bounds memory; 0 remembers all of them."""
     against: list[str] = Field(default_factory=list)
