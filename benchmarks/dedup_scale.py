@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dedup_speed import corpus
+from dedup_speed import corpus, datasketch_baseline
 
 THRESHOLD, NUM_PERM, SHINGLE = 0.9, 64, 5
 MODES = ("corpus", "examples", "deduplicator", "windowed", "texts", "datasketch")
@@ -87,30 +87,8 @@ def run_texts(texts: list[str]) -> int:
 
 
 def run_datasketch(texts: list[str]) -> int:
-    from datasketch import MinHash, MinHashLSH
-
-    from augment_ft.dedup import normalize_for_dedup
-
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-    empty = MinHash(num_perm=NUM_PERM)
-    seen: set[str] = set()
-    dropped = 0
-    for i, text in enumerate(texts):
-        norm = normalize_for_dedup(text)
-        if norm in seen:
-            dropped += 1
-            continue
-        seen.add(norm)
-        sig = empty.copy()
-        width = SHINGLE
-        sig.update_batch(
-            [norm[j : j + width].encode() for j in range(max(1, len(norm) - width + 1))]
-        )
-        if lsh.query(sig):
-            dropped += 1
-            continue
-        lsh.insert(i, sig)
-    return dropped
+    """dedup_speed.py's datasketch loop (it uses 64 permutations and 5-shingles, as here)."""
+    return datasketch_baseline(texts, THRESHOLD)
 
 
 def peak_rss_mb() -> float:
