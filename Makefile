@@ -51,7 +51,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/streaming_memory.py --mb $(BENCH_MB)
 
 docs-cli: $(STAMP_DEV)
-	$(BIN)/python -m augment_ft.cli_docs
+	$(BIN)/python -m augment_ft.cli.docs
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

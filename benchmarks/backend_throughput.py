@@ -38,7 +38,7 @@ import openai
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
 from augment_ft.backends.openai_compat import OpenAIBackend
 from augment_ft.backends.stack import StackedBackend, build_stack
-from augment_ft.models import Message
+from augment_ft.core.models import Message
 
 MODEL = "gpt-4o-mini"  # a name tiktoken knows; the server ignores it
 _ROOT = Path(__file__).resolve().parent.parent

@@ -35,7 +35,7 @@ WINDOW = 250_000  # the CLI's default near_window
 
 
 def examples(texts: list[str]) -> Iterator[object]:
-    from augment_ft.models import Example, Provenance
+    from augment_ft.core.models import Example, Provenance
 
     prov = Provenance(source_id="bench", strategy="original")
     for text in texts:
@@ -48,8 +48,8 @@ def run_examples(texts: list[str]) -> int:
 
 
 def run_deduplicator(texts: list[str]) -> int:
+    from augment_ft.core.drops import DropLog
     from augment_ft.dedup import Deduplicator, NearDeduper
-    from augment_ft.drops import DropLog
 
     dedup = Deduplicator(near=NearDeduper(THRESHOLD, NUM_PERM, SHINGLE), drops=DropLog())
     kept = sum(1 for _ in dedup.filter(examples(texts)))  # type: ignore[arg-type]
@@ -58,8 +58,8 @@ def run_deduplicator(texts: list[str]) -> int:
 
 def run_windowed(texts: list[str]) -> int:
     """The pipeline's defaults: near-duplicates among the last 250,000-500,000 kept."""
+    from augment_ft.core.drops import DropLog
     from augment_ft.dedup import Deduplicator, NearDeduper
-    from augment_ft.drops import DropLog
 
     near = NearDeduper(THRESHOLD, NUM_PERM, SHINGLE, window=WINDOW)
     with Deduplicator(near=near, drops=DropLog()) as dedup:

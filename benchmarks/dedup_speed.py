@@ -14,9 +14,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from augment_ft.core.drops import DropLog
+from augment_ft.core.models import Example, Provenance
 from augment_ft.dedup import Deduplicator, NearDeduper, normalize_for_dedup
-from augment_ft.drops import DropLog
-from augment_ft.models import Example, Provenance
 
 
 def corpus(n: int, seed: int = 0) -> list[str]:

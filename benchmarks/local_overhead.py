@@ -27,12 +27,12 @@ from typing import Any
 from augment_ft.backends.base import ChatRequest, Completion
 from augment_ft.backends.local import LocalBackend, default_model_path
 from augment_ft.backends.stack import build_stack
-from augment_ft.llm_call import schema_for
-from augment_ft.models import Document
-from augment_ft.prompts import render_prompt
-from augment_ft.readers import read_inputs
-from augment_ft.splitter import split_sentences
+from augment_ft.core.models import Document
+from augment_ft.inputs.readers import read_inputs
+from augment_ft.strategies.llm_call import schema_for
+from augment_ft.strategies.prompts import render_prompt
 from augment_ft.strategies.rephrase import RephraseOutput
+from augment_ft.text.splitter import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 N_CTX = 2048

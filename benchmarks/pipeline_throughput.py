@@ -144,10 +144,10 @@ def corpus(n: int, folder: Path) -> tuple[Path, list[str]]:
 
 def sdk_requests(sentences: list[str]) -> list[dict[str, Any]]:
     """The keyword arguments of the calls the pipeline makes, built with its own parts."""
-    from augment_ft.llm_call import schema_for
-    from augment_ft.prompts import render_prompt
+    from augment_ft.core.tokens import TokenCounter
+    from augment_ft.strategies.llm_call import schema_for
+    from augment_ft.strategies.prompts import render_prompt
     from augment_ft.strategies.rephrase import RephraseOutput, RephraseStrategy
-    from augment_ft.tokens import TokenCounter
 
     strategy, counter = RephraseStrategy(), TokenCounter(MODEL)
     schema = schema_for(RephraseOutput, {"rephrasings": strategy.k})

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sized
 
-from augment_ft.splitter import split_sentences
+from augment_ft.text.splitter import split_sentences
 
 _NAMES = ["Dr. Ilsa Varn", "Prof. Oskar Thelm", "Mrs. Quill", "J. R. R. Brannock", "St. Elvar"]
 _THINGS = ["the grusk", "a feral zarp", "the Quorvel Inc. hatchery", "three dax", "the old fep"]

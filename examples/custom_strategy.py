@@ -7,7 +7,7 @@ uncommon word) and asks for it back ("Teodor Varn is the son of ____." -> "Ilsa 
 A strategy is any object with `name`, `uses_llm`, `needs_corpus` and
 `async run(doc, ctx) -> list[Example]`; every sentence it cannot use is counted in
 `ctx.drops`, so the run report accounts for it. A strategy that calls a model would use
-`augment_ft.llm_call.call_llm(ctx, ...)` exactly as the built-in ones do.
+`augment_ft.strategies.llm_call.call_llm(ctx, ...)` exactly as the built-in ones do.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections import Counter
 from pathlib import Path
 
 from augment_ft import STRATEGIES, Document, Example, Provenance, augment
-from augment_ft.entities import COMMON_WORDS
-from augment_ft.splitter import split_sentences
 from augment_ft.strategies.base import StrategyContext
+from augment_ft.text.entities import COMMON_WORDS
+from augment_ft.text.splitter import split_sentences
 
 CORPUS = Path(__file__).parent / "corpus"
 _WORD = re.compile(r"[A-Za-z][\w'-]*")

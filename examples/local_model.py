@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from augment_ft import LocalBackend, augment
-from augment_ft.report import render_table
+from augment_ft.core.report import render_table
 
 CORPUS = Path(__file__).parent / "corpus"
 

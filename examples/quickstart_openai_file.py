@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from augment_ft import ChatRequest, ScriptedBackend, augment
-from augment_ft.formats import validate_file
+from augment_ft.outputs.formats import validate_file
 
 # What a good model would answer for a few corpus sentences; any other sentence is
 # answered "not reversible" (counted in the report as reverse.info/not_reversible).

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from augment_ft import ChatRequest, ScriptedBackend, augment
-from augment_ft.errors import BackendError
+from augment_ft.core.errors import BackendError
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.tokens import seed_tiktoken_cache
+from augment_ft.core.tokens import seed_tiktoken_cache
 
 # --- tokens: real tiktoken encodings, offline ------------------------------------------------
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from augment_ft.backends.local import DEFAULT_MODEL_FILE, default_model_path
-from augment_ft.errors import DependencyError
+from augment_ft.core.errors import DependencyError
 
 __all__ = ["llama_server"]
 

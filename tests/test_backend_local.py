@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict
 
 from augment_ft.backends.base import Backend, ChatRequest
 from augment_ft.backends.local import LocalBackend, default_model_path
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     BackendError,
     BadRequestError,
     ConfigError,
     ContextLengthError,
     DependencyError,
 )
-from augment_ft.models import Message
+from augment_ft.core.models import Message
 
 
 def _model_or_none() -> Path | None:

@@ -21,7 +21,7 @@ from augment_ft.backends.openai_compat import (
     uses_max_completion_tokens,
 )
 from augment_ft.backends.openai_errors import retry_after_seconds
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     AuthenticationError,
     BackendConnectionError,
     BackendError,
@@ -32,8 +32,8 @@ from augment_ft.errors import (
     RateLimitError,
     ServerError,
 )
-from augment_ft.models import Message
-from augment_ft.tokens import TokenCounter
+from augment_ft.core.models import Message
+from augment_ft.core.tokens import TokenCounter
 from openai_fake_server import (
     FakeOpenAIServer,
     RecordedRequest,

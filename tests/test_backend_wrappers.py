@@ -21,7 +21,7 @@ from augment_ft.backends.retry import RetryingBackend, backoff_delay
 from augment_ft.backends.scripted import ScriptedBackend
 from augment_ft.backends.stack import build_stack
 from augment_ft.backends.usage import PriceTable, UsageMeter, UsageStats
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     AuthenticationError,
     BackendConnectionError,
     BackendError,
@@ -35,7 +35,7 @@ from augment_ft.errors import (
     RetryableError,
     ServerError,
 )
-from augment_ft.models import Message
+from augment_ft.core.models import Message
 
 
 def req(text: str = "hello", **params: object) -> ChatRequest:
@@ -499,7 +499,7 @@ _WRITER = textwrap.dedent(
     from augment_ft.backends.cache import ResponseCache
     from augment_ft.backends.cached import CachedBackend
     from augment_ft.backends.scripted import ScriptedBackend
-    from augment_ft.models import Message
+    from augment_ft.core.models import Message
 
     path, prefix, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from augment_ft.cli import main
-from augment_ft.models import Document
-from augment_ft.readers import read_inputs
-from augment_ft.splitter import split_sentences
-from augment_ft.writer import IDS_SUFFIX
+from augment_ft.core.models import Document
+from augment_ft.inputs.readers import read_inputs
+from augment_ft.outputs.writer import IDS_SUFFIX
+from augment_ft.text.splitter import split_sentences
 from openai_fake_server import Chaos, fake_openai_server
 from pipeline_replies import healthy
 

@@ -34,10 +34,10 @@ from augment_ft.backends.base import ChatRequest
 from augment_ft.backends.estimate import stub_for_schema
 from augment_ft.backends.scripted import ScriptedBackend
 from augment_ft.cli import main
-from augment_ft.formats import FORMATS
-from augment_ft.models import Document, Fact
-from augment_ft.readers import read_inputs
-from augment_ft.writer import IDS_SUFFIX
+from augment_ft.core.models import Document, Fact
+from augment_ft.inputs.readers import read_inputs
+from augment_ft.outputs.formats import FORMATS
+from augment_ft.outputs.writer import IDS_SUFFIX
 from openai_fake_server import RecordedRequest, Reply, fake_openai_server, ok
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -686,7 +686,7 @@ def test_augment_accounts_for_every_unit_when_the_model_talks_garbage() -> None:
 
 
 def test_augment_rejects_what_it_cannot_read() -> None:
-    from augment_ft.errors import ConfigError
+    from augment_ft.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="paths, Documents or Facts"):
         augment([42], strategies=["split"])  # type: ignore[list-item]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from augment_ft.cli import build_parser, render_cli_docs
-from augment_ft.cli_docs import main
+from augment_ft.cli.docs import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
@@ -22,7 +22,7 @@ only_on_311 = pytest.mark.skipif(
 @only_on_311
 def test_docs_cli_md_is_up_to_date() -> None:
     assert DOCS.read_text(encoding="utf-8") == render_cli_docs(), (
-        "docs/cli.md is stale: run 'python -m augment_ft.cli_docs' (or 'make docs-cli')"
+        "docs/cli.md is stale: run 'python -m augment_ft.cli.docs' (or 'make docs-cli')"
     )
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.hashing import normalize_for_identity
-from augment_ft.models import Fact
-from augment_ft.splitter import split_sentences
+from augment_ft.core.hashing import normalize_for_identity
+from augment_ft.core.models import Fact
+from augment_ft.facts.relations import DEFAULT_RELATIONS, find_relation
 from augment_ft.strategies.base import StrategyContext
 from augment_ft.strategies.symbolic import SymbolicStrategy
-from augment_ft.strategies.symbolic_relations import DEFAULT_RELATIONS, find_relation
+from augment_ft.text.splitter import split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1] / "examples" / "corpus"
 

@@ -13,6 +13,9 @@ from datasketch import MinHash
 from hypothesis import given
 from hypothesis import strategies as st
 
+from augment_ft.core.drops import DropLog
+from augment_ft.core.errors import ConfigError, InputError
+from augment_ft.core.models import Example, Provenance
 from augment_ft.dedup import (
     Decontaminator,
     Deduplicator,
@@ -23,9 +26,6 @@ from augment_ft.dedup import (
     read_eval_texts,
 )
 from augment_ft.dedup.hashtable import HashMultiMap
-from augment_ft.drops import DropLog
-from augment_ft.errors import ConfigError, InputError
-from augment_ft.models import Example, Provenance
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from augment_ft.core.errors import ConfigError
 from augment_ft.dedup import NearDeduper
 from augment_ft.dedup.generation import KeyStore
 from augment_ft.dedup.hashtable import HashMultiMap
-from augment_ft.errors import ConfigError
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _VOCAB = ["".join(random.Random(i).choices(LETTERS, k=3 + i % 7)) for i in range(4000)]
@@ -265,10 +265,10 @@ def test_a_table_sized_for_its_keys_holds_them_without_growing(count: int) -> No
 
 
 def test_the_run_config_and_cli_set_the_window(tmp_path: Path) -> None:
-    from augment_ft.assembly import build_deduplicator
     from augment_ft.cli import main
-    from augment_ft.config import RunConfig
-    from augment_ft.drops import DropLog
+    from augment_ft.core.config import RunConfig
+    from augment_ft.core.drops import DropLog
+    from augment_ft.pipeline.assembly import build_deduplicator
 
     with build_deduplicator(RunConfig(), DropLog()) as default:
         assert default.near is not None and default.near.window == 250_000

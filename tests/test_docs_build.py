@@ -62,10 +62,10 @@ def test_api_reference_renders_the_docstrings(site: Path) -> None:
     for anchor in (
         "augment_ft.pipeline.augment",
         "augment_ft.pipeline.Run",
-        "augment_ft.config.RunConfig",
+        "augment_ft.core.config.RunConfig",
         "augment_ft.backends.scripted.ScriptedBackend",
-        "augment_ft.formats.validate_file",
-        "augment_ft.errors.AugmentError",
+        "augment_ft.outputs.formats.validate_file",
+        "augment_ft.core.errors.AugmentError",
     ):
         assert f'id="{anchor}"' in text, anchor
     assert "One call from documents (or paths) to examples and a report" in text

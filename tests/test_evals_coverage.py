@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from augment_ft.cli import main
-from augment_ft.errors import InputError
+from augment_ft.core.errors import InputError
 from augment_ft.evals import TestItem, coverage, coverage_of_texts
 from augment_ft.evals.covered import normalize
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.errors import ConfigError, InputError, OutputError
+from augment_ft.core.errors import ConfigError, InputError, OutputError
+from augment_ft.core.models import Fact
 from augment_ft.evals import (
     NonsenseWords,
     ProbeSet,
@@ -31,10 +32,9 @@ from augment_ft.evals import (
 )
 from augment_ft.evals.covered import normalize
 from augment_ft.evals.words import ENGLISH_WORDS, is_english
-from augment_ft.models import Fact
-from augment_ft.readers import read_inputs
+from augment_ft.facts.relations import render_fact
+from augment_ft.inputs.readers import read_inputs
 from augment_ft.strategies.symbolic import SymbolicStrategy
-from augment_ft.strategies.symbolic_relations import render_fact
 
 PROBES = ("reversals", "syllogisms", "semantic")
 

@@ -14,7 +14,8 @@ import pytest
 
 from augment_ft.backends.openai_compat import OpenAIBackend
 from augment_ft.backends.scripted import ScriptedBackend
-from augment_ft.errors import BadRequestError, CapabilityError, InputError
+from augment_ft.core.errors import BadRequestError, CapabilityError, InputError
+from augment_ft.core.models import Document
 from augment_ft.evals import (
     OpenAILogprobScorer,
     TestItem,
@@ -24,7 +25,6 @@ from augment_ft.evals import (
     with_context,
 )
 from augment_ft.evals.openai_scorer import continuation_tokens
-from augment_ft.models import Document
 from openai_fake_server import RecordedRequest, Reply, fake_openai_server
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.formats import validate_file
-from augment_ft.prompts import load_template
-from augment_ft.splitter import split_sentences
+from augment_ft.outputs.formats import validate_file
+from augment_ft.strategies.prompts import load_template
+from augment_ft.text.splitter import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

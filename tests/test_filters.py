@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from augment_ft.entities import extract_entities, normalize_token
-from augment_ft.errors import ConfigError
-from augment_ft.filters import (
+from augment_ft.core.errors import ConfigError
+from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.filters import (
     Candidate,
     CopyOfFewshotFilter,
     CopyOfInputFilter,
@@ -21,8 +21,8 @@ from augment_ft.filters import (
     cap,
     default_filters,
 )
-from augment_ft.prompts import render_prompt
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.prompts import render_prompt
+from augment_ft.text.entities import extract_entities, normalize_token
 
 SOURCE = "Femps are more dangerous than glons."
 FEWSHOT = render_prompt("reverse", {"text": SOURCE, "max_reversals": 1}).fewshot

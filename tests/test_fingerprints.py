@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import augment_ft.writer as writer_module
+import augment_ft.outputs.writer as writer_module
+from augment_ft.core.errors import OutputError
+from augment_ft.core.fingerprints import FingerprintSet, fingerprint
 from augment_ft.dedup.exact import ExactDeduper
-from augment_ft.errors import OutputError
-from augment_ft.fingerprints import FingerprintSet, fingerprint
-from augment_ft.writer import JsonlWriter
+from augment_ft.outputs.writer import JsonlWriter
 
 MAX = (1 << 64) - 1
 keys_st = st.integers(min_value=0, max_value=MAX)

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augment_ft.errors import ConfigError, InputError
-from augment_ft.formats import (
+from augment_ft.core.errors import ConfigError, InputError
+from augment_ft.core.models import Example, Provenance
+from augment_ft.core.tokens import TokenCounter
+from augment_ft.outputs.formats import (
     DEFAULT_TEXT_PROMPT,
     FORMATS,
     AlpacaFormat,
@@ -24,9 +26,7 @@ from augment_ft.formats import (
     split_train_val,
     validate_file,
 )
-from augment_ft.models import Example, Provenance
-from augment_ft.tokens import TokenCounter
-from augment_ft.writer import JsonlWriter
+from augment_ft.outputs.writer import JsonlWriter
 
 NAMES = ["alpaca", "openai-chat", "prompt-completion", "sharegpt", "text"]
 PROV = Provenance(source_id="doc-1", strategy="reverse", model="m", call_id="c1")

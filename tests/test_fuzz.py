@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from augment_ft.assembly import build_strategies
-from augment_ft.config import RunConfig, load_config
-from augment_ft.errors import AugmentError, ConfigError, InputError, ParseError
-from augment_ft.formats import FORMATS, validate_file
-from augment_ft.models import Document, Fact
-from augment_ft.parsing import extract_json, parse_output
-from augment_ft.readers import SkipLog, read_documents, read_facts, read_inputs
+from augment_ft.core.config import RunConfig, load_config
+from augment_ft.core.errors import AugmentError, ConfigError, InputError, ParseError
+from augment_ft.core.models import Document, Fact
+from augment_ft.inputs.readers import SkipLog, read_documents, read_facts, read_inputs
+from augment_ft.outputs.formats import FORMATS, validate_file
+from augment_ft.pipeline.assembly import build_strategies
 from augment_ft.strategies.extract import ExtractOutput
 from augment_ft.strategies.implications import ImplicationsOutput, ReasonedImplicationsOutput
+from augment_ft.strategies.parsing import extract_json, parse_output
 from augment_ft.strategies.qa import QAOutput
 from augment_ft.strategies.rephrase import RephraseOutput
 from augment_ft.strategies.reverse import ReverseOutput

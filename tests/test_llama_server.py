@@ -13,7 +13,7 @@ import pytest
 
 from augment_ft.backends.base import ChatRequest
 from augment_ft.backends.openai_compat import OpenAIBackend
-from augment_ft.models import Message
+from augment_ft.core.models import Message
 from llama_server import llama_server
 
 pytestmark = pytest.mark.server

@@ -8,7 +8,7 @@ import pytest
 
 from augment_ft.backends.base import ChatRequest, Completion, Usage, call_id
 from augment_ft.backends.scripted import Reply, ScriptedBackend
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     AuthenticationError,
     BadRequestError,
     CapabilityError,
@@ -19,8 +19,8 @@ from augment_ft.errors import (
     ServerError,
     TemplateError,
 )
-from augment_ft.llm_call import call_llm, schema_for
 from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.llm_call import call_llm, schema_for
 from augment_ft.strategies.rephrase import RephraseOutput
 
 GOOD = '{"rephrasings": ["Glons include femps.", "Every femp is a glon."]}'

@@ -10,11 +10,8 @@ import pytest
 
 from augment_ft.backends.base import ChatRequest, call_id
 from augment_ft.backends.scripted import ScriptedBackend
-from augment_ft.errors import ConfigError
-from augment_ft.llm_call import schema_for
-from augment_ft.models import Document, Example
-from augment_ft.prompts import load_template
-from augment_ft.splitter import split_sentences
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Example
 from augment_ft.strategies.base import Strategy, StrategyContext
 from augment_ft.strategies.builtin import STRATEGIES
 from augment_ft.strategies.extract import ExtractStrategy, snake_case
@@ -23,9 +20,12 @@ from augment_ft.strategies.implications import (
     ReasonedImplicationsOutput,
     pack_corpus,
 )
+from augment_ft.strategies.llm_call import schema_for
+from augment_ft.strategies.prompts import load_template
 from augment_ft.strategies.qa import QAStrategy
 from augment_ft.strategies.rephrase import RephraseStrategy
 from augment_ft.strategies.reverse import ReverseStrategy
+from augment_ft.text.splitter import split_sentences
 
 DOC = Document(
     id="doc-femps",
@@ -163,7 +163,7 @@ async def test_reverse_inconsistent_answer_is_re_asked() -> None:
 
 async def test_reverse_parse_failure_and_backend_error_are_counted() -> None:
     doc = Document(id="d", text="Femps are big. Zibs are small.")
-    from augment_ft.errors import ServerError
+    from augment_ft.core.errors import ServerError
 
     backend = ScriptedBackend(["no", "still no", ServerError("down", status_code=503)])
     ctx = StrategyContext(backend=backend)

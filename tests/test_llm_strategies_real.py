@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion
-from augment_ft.errors import DependencyError
-from augment_ft.models import Document, Example
-from augment_ft.splitter import split_sentences
+from augment_ft.core.errors import DependencyError
+from augment_ft.core.models import Document, Example
 from augment_ft.strategies.base import Strategy, StrategyContext
 from augment_ft.strategies.extract import ExtractStrategy
 from augment_ft.strategies.implications import ImplicationsStrategy
 from augment_ft.strategies.qa import QAStrategy
 from augment_ft.strategies.rephrase import RephraseStrategy
 from augment_ft.strategies.reverse import ReverseStrategy
+from augment_ft.text.splitter import split_sentences
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import augment_ft
-from augment_ft import errors
+from augment_ft.core import errors
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -64,8 +64,8 @@ def test_demo_config_names_real_strategies_and_options() -> None:
     """`make demo` runs examples/demo.toml: it must load and build every strategy it names."""
     from pathlib import Path
 
-    from augment_ft.assembly import build_strategies
-    from augment_ft.config import load_config
+    from augment_ft.core.config import load_config
+    from augment_ft.pipeline.assembly import build_strategies
 
     root = Path(__file__).resolve().parent.parent
     config = load_config(root / "examples" / "demo.toml")

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from augment_ft.errors import ParseError
-from augment_ft.parsing import extract_json, parse_output
+from augment_ft.core.errors import ParseError
+from augment_ft.strategies.parsing import extract_json, parse_output
 from augment_ft.strategies.qa import QAOutput
 from augment_ft.strategies.rephrase import RephraseOutput
 from augment_ft.strategies.reverse import ReverseOutput

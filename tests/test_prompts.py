@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from augment_ft.errors import TemplateError
-from augment_ft.prompts import list_templates, load_template, neutralize, render_prompt
+from augment_ft.core.errors import TemplateError
+from augment_ft.strategies.prompts import list_templates, load_template, neutralize, render_prompt
 
 VARIABLES: dict[str, dict[str, Any]] = {
     "rephrase": {"text": "Femps are a type of glon.", "k": 2, "unit": "sentence"},

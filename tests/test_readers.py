@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from augment_ft.errors import ConfigError, InputError
-from augment_ft.models import Document, Fact
-from augment_ft.readers import (
+from augment_ft.core.errors import ConfigError, InputError
+from augment_ft.core.models import Document, Fact
+from augment_ft.inputs.readers import (
     SkipLog,
     iter_paths,
     read_documents,

@@ -28,10 +28,10 @@ from augment_ft import augment
 from augment_ft.backends.base import ChatRequest
 from augment_ft.backends.estimate import stub_for_schema
 from augment_ft.backends.scripted import ScriptedBackend
-from augment_ft.hashing import canonical_json
-from augment_ft.models import Document
-from augment_ft.prompts import neutralize
-from augment_ft.splitter import split_sentences
+from augment_ft.core.hashing import canonical_json
+from augment_ft.core.models import Document
+from augment_ft.strategies.prompts import neutralize
+from augment_ft.text.splitter import split_sentences
 from openai_fake_server import error, fake_openai_server
 from pipeline_replies import healthy
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augment_ft.errors import ConfigError, InputError
-from augment_ft.splitter import (
+from augment_ft.core.errors import ConfigError, InputError
+from augment_ft.text.splitter import (
     Sentence,
     iter_sentences,
     split_paragraphs,

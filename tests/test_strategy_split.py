@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.errors import ConfigError
-from augment_ft.models import Document, Example
-from augment_ft.splitter import split_sentences
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Example
 from augment_ft.strategies.base import Strategy, StrategyContext
 from augment_ft.strategies.builtin import STRATEGIES
 from augment_ft.strategies.split import KIND_CUMULATIVE, KIND_INDEPENDENT, SplitStrategy
+from augment_ft.text.splitter import split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1] / "examples" / "corpus"
 DOC = Document(id="d1", text="# Grusks\n\nGrusks are velps. Dr. Varn found them.\n\nThey hum.")

@@ -6,9 +6,16 @@ import random
 
 import pytest
 
-from augment_ft.drops import DropLog
-from augment_ft.errors import ConfigError
-from augment_ft.models import Example, Fact
+from augment_ft.core.drops import DropLog
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Example, Fact
+from augment_ft.facts.relations import (
+    DEFAULT_RELATIONS,
+    RelationSpec,
+    find_relation,
+    is_plural,
+    relation_table,
+)
 from augment_ft.strategies.base import FactStrategy, StrategyContext
 from augment_ft.strategies.builtin import STRATEGIES
 from augment_ft.strategies.symbolic import (
@@ -17,13 +24,6 @@ from augment_ft.strategies.symbolic import (
     KIND_SYLLOGISM,
     SymbolicStrategy,
     render_fact,
-)
-from augment_ft.strategies.symbolic_relations import (
-    DEFAULT_RELATIONS,
-    RelationSpec,
-    find_relation,
-    is_plural,
-    relation_table,
 )
 
 Triple = tuple[str, str, str]

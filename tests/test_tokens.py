@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-import augment_ft.tokens as tokens_module
-from augment_ft.errors import ConfigError
-from augment_ft.models import Message
-from augment_ft.tokens import (
+import augment_ft.core.tokens as tokens_module
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Message
+from augment_ft.core.tokens import (
     TokenCacheWarning,
     TokenCounter,
     TokenEstimateWarning,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.errors import ConfigError, OutputError, RecordError
-from augment_ft.writer import IDS_SUFFIX, JsonlWriter
+from augment_ft.core.errors import ConfigError, OutputError, RecordError
+from augment_ft.outputs.writer import IDS_SUFFIX, JsonlWriter
 
 
 def record(i: int) -> dict[str, object]:
@@ -160,7 +160,7 @@ def test_disk_full_is_an_output_error(tmp_path: Path) -> None:
 
 CHILD = """
 import sys
-from augment_ft.writer import JsonlWriter
+from augment_ft.outputs.writer import JsonlWriter
 path, count = sys.argv[1], int(sys.argv[2])
 with JsonlWriter(path, resume=True) as writer:
     for i in range(count):

@@ -12,8 +12,8 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from augment_ft.hashing import stable_hash
-from augment_ft.models import Message
+from augment_ft.core.hashing import stable_hash
+from augment_ft.core.models import Message
 
 __all__ = [
     "Backend",

@@ -33,7 +33,7 @@ from augment_ft.backends.sqlite_wal import (
     retry_busy,
     wal_backlog,
 )
-from augment_ft.errors import ConfigError, OutputError
+from augment_ft.core.errors import ConfigError, OutputError
 
 __all__ = ["CACHE_SCHEMA_VERSION", "ResponseCache"]
 

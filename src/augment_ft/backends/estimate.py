@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
-from augment_ft.hashing import canonical_json
+from augment_ft.core.hashing import canonical_json
 
 __all__ = ["EstimatingBackend", "stub_for_schema"]
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion
-from augment_ft.errors import ConfigError, RateLimitError
+from augment_ft.core.errors import ConfigError, RateLimitError
 
 __all__ = [
     "Clock",
@@ -119,14 +119,14 @@ def estimate_request_tokens(request: ChatRequest) -> int:
 
 
 def token_counter_estimator(model: str) -> Callable[[ChatRequest], int]:
-    """An estimator using ``augment_ft.tokens.TokenCounter`` when that module is present.
+    """An estimator using ``augment_ft.core.tokens.TokenCounter`` when that module is present.
 
     Exact for OpenAI models but about 40 us a call and a one-time load of 0.3-0.7 s (done
     here, not in the middle of a run); falls back to :func:`estimate_request_tokens` when
     the module is absent or cannot load, so a TPM budget never fails a run for a tokenizer.
     """
     try:
-        from augment_ft.tokens import TokenCounter  # type: ignore[import-not-found,unused-ignore]
+        from augment_ft.core.tokens import TokenCounter  # type: ignore[import-not-found,unused-ignore]
 
         counter = TokenCounter(model)
         counter.count("load the encoding now, not in the middle of a run")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
 from augment_ft.backends.turns import PrefixTurns
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     BackendError,
     BadRequestError,
     ConfigError,

@@ -24,14 +24,14 @@ from augment_ft.backends.openai_errors import (
     is_context_length_error,
     translate_error,
 )
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     AuthenticationError,
     BackendConnectionError,
     BackendError,
     ConfigError,
 )
-from augment_ft.models import Message
-from augment_ft.tokens import TokenCounter
+from augment_ft.core.models import Message
+from augment_ft.core.tokens import TokenCounter
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIBackend", "strip_reasoning", "uses_max_completion_tokens"]
 

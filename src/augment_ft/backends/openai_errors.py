@@ -1,4 +1,4 @@
-"""Turn openai SDK exceptions into the library's :mod:`augment_ft.errors` tree.
+"""Turn openai SDK exceptions into the library's :mod:`augment_ft.core.errors` tree.
 
 Kept apart from the backend so the mapping can be read (and tested) as one table; every
 message names the model and URL, says what to do, and never contains the API key.
@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 
 import openai
 
-from augment_ft.errors import (
+from augment_ft.core.errors import (
     AuthenticationError,
     BackendConnectionError,
     BackendError,

@@ -1,6 +1,6 @@
 """Retries around any backend: only for failures that may pass, bounded in tries and time.
 
-Retryable (:class:`~augment_ft.errors.RetryableError`: 429, 408/409/5xx, timeouts, dropped
+Retryable (:class:`~augment_ft.core.errors.RetryableError`: 429, 408/409/5xx, timeouts, dropped
 connections) are tried again after the server's ``Retry-After`` when it gave one, else after
 an exponential backoff with full jitter, so many tasks hit by one outage do not come back
 in lockstep. Everything else (400/401/403/404, context length, capability) fails at once.
@@ -16,7 +16,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion
 from augment_ft.backends.limits import Cooldown, Sleep
-from augment_ft.errors import ConfigError, RateLimitError, RetryableError
+from augment_ft.core.errors import ConfigError, RateLimitError, RetryableError
 
 __all__ = ["RetryHook", "RetryingBackend", "backoff_delay"]
 

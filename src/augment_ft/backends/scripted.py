@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Iterable
 
 from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
-from augment_ft.errors import BackendError
+from augment_ft.core.errors import BackendError
 
 __all__ = ["Reply", "Responder", "ScriptedBackend"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion, Usage
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

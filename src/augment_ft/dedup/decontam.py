@@ -17,9 +17,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from augment_ft.core.errors import ConfigError, InputError
 from augment_ft.dedup.exact import content_hash, normalize_for_dedup
 from augment_ft.dedup.minhash import stable_params, window_hashes
-from augment_ft.errors import ConfigError, InputError
 
 __all__ = ["EVAL_FIELDS", "Contamination", "Decontaminator", "read_eval_texts"]
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from augment_ft.fingerprints import FingerprintSet
+from augment_ft.core.fingerprints import FingerprintSet
 
 __all__ = ["ExactDeduper", "content_hash", "normalize_for_dedup"]
 
@@ -58,7 +58,7 @@ def content_hash(normalized: str) -> bytes:
 class ExactDeduper:
     """Remembers 64-bit hashes of normalized texts (never the texts) to spot exact repeats.
 
-    The hashes live in a :class:`~augment_ft.fingerprints.FingerprintSet`: the newest in
+    The hashes live in a :class:`~augment_ft.core.fingerprints.FingerprintSet`: the newest in
     memory, older ones on disk behind Bloom filters, so memory stays small at any size.
     """
 

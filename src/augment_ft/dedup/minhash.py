@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
 
 __all__ = ["MinHasher", "stable_params", "window_hashes"]
 

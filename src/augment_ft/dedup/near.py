@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from augment_ft.core.errors import ConfigError
 from augment_ft.dedup.exact import normalize_for_dedup
 from augment_ft.dedup.generation import Generation
 from augment_ft.dedup.minhash import MinHasher, stable_params
-from augment_ft.errors import ConfigError
 
 __all__ = ["NearDeduper"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from augment_ft.core.drops import DropLog
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Example
 from augment_ft.dedup.decontam import Decontaminator
 from augment_ft.dedup.exact import ExactDeduper, normalize_for_dedup
 from augment_ft.dedup.near import NearDeduper
-from augment_ft.drops import DropLog
-from augment_ft.errors import ConfigError
-from augment_ft.models import Example
 
 __all__ = ["DEDUP_STAGE", "Deduplicator"]
 

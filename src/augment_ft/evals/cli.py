@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from augment_ft.errors import ConfigError, OutputError
+from augment_ft.core.errors import ConfigError, OutputError
 
 __all__ = ["add_eval_parser", "run_eval"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from augment_ft.errors import InputError
+from augment_ft.core.errors import InputError
+from augment_ft.core.models import Document
 from augment_ft.evals.items import TestItem
-from augment_ft.models import Document
 
 __all__ = ["with_context"]
 

@@ -4,7 +4,7 @@ A probe is three JSONL files in one directory (plus ``probe.json``, a summary):
 
 - ``train.jsonl``: the training documents, ``{"id", "text"}`` (any augment_ft reader takes it);
 - ``test.jsonl``: the multiple-choice items (:class:`TestItem`, one per line);
-- ``facts.jsonl``: the trained structure as :class:`~augment_ft.models.Fact` records, so the
+- ``facts.jsonl``: the trained structure as :class:`~augment_ft.core.models.Fact` records, so the
   symbolic strategy can run on exactly what the documents state.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
-from augment_ft.errors import InputError, OutputError
-from augment_ft.models import Document, Fact
+from augment_ft.core.errors import InputError, OutputError
+from augment_ft.core.models import Document, Fact
 
 __all__ = [
     "FILES",

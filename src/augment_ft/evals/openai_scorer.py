@@ -5,7 +5,7 @@ max_tokens=1``; a server that supports it (vLLM, OpenAI's older completion model
 back the log-probability of every prompt token, and the tokens from where the
 continuation starts are summed. A token that straddles the boundary counts with the
 continuation. A server that answers without prompt log-probabilities (llama.cpp's
-``llama-server``, chat-only APIs) raises :class:`~augment_ft.errors.CapabilityError`.
+``llama-server``, chat-only APIs) raises :class:`~augment_ft.core.errors.CapabilityError`.
 
 Known server bug: llama-cpp-python's server (``python -m llama_cpp.server``, 0.3.x) returns
 echoed log-probabilities shifted by one token (each token scored by the distribution that
@@ -25,7 +25,7 @@ import openai
 
 from augment_ft.backends.openai_compat import DEFAULT_BASE_URL
 from augment_ft.backends.openai_errors import translate_error
-from augment_ft.errors import BadRequestError, CapabilityError, ConfigError
+from augment_ft.core.errors import BadRequestError, CapabilityError, ConfigError
 
 __all__ = ["OpenAILogprobScorer", "continuation_tokens"]
 

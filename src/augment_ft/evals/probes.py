@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
 from augment_ft.evals.items import ProbeSet
 from augment_ft.evals.reversals import make_reversals
 from augment_ft.evals.semantic import make_semantic

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import random
 
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Fact
 from augment_ft.evals.items import ProbeSet, TestItem
 from augment_ft.evals.phrasing import DIMENSIONS, FILLERS, article, capitalize, plural
 from augment_ft.evals.words import NonsenseWords
-from augment_ft.models import Document, Fact
 
 __all__ = ["Comparison", "PROBE", "make_reversals"]
 

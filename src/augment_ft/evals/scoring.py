@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from augment_ft.errors import CapabilityError
+from augment_ft.core.errors import CapabilityError
 from augment_ft.evals.items import TestItem
 
 __all__ = [

@@ -23,11 +23,11 @@ from collections.abc import Iterator
 
 from pydantic import JsonValue
 
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Fact
 from augment_ft.evals.items import ProbeSet, TestItem
 from augment_ft.evals.phrasing import FILLERS, LEAD_INS, capitalize
 from augment_ft.evals.semantic_world import Category, World, build_world
-from augment_ft.models import Document, Fact
 
 __all__ = ["PROBE", "SPLITS", "make_semantic"]
 

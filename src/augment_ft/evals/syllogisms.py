@@ -21,11 +21,11 @@ import random
 
 from pydantic import JsonValue
 
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Fact
 from augment_ft.evals.items import ProbeSet, TestItem
 from augment_ft.evals.phrasing import FILLERS, article, capitalize, plural
 from augment_ft.evals.words import NonsenseWords
-from augment_ft.models import Document, Fact
 
 __all__ = ["MOODS", "PROBE", "PROMPT", "make_syllogisms"]
 

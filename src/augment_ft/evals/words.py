@@ -3,7 +3,7 @@
 Made-up words keep pretraining out of the test: a model can only know what its
 fine-tuning data (or its context) says about a ``femp``. Every word ends in a consonant
 other than ``s``, so ``word + "s"`` is a regular plural that
-:func:`~augment_ft.strategies.symbolic_relations.is_plural` reads as plural, and the
+:func:`~augment_ft.facts.relations.is_plural` reads as plural, and the
 symbolic strategy's sentences agree with the probes' own.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from augment_ft.entities import COMMON_WORDS
-from augment_ft.errors import ConfigError
+from augment_ft.core.errors import ConfigError
+from augment_ft.text.entities import COMMON_WORDS
 
 __all__ = ["ENGLISH_WORDS", "NonsenseWords", "is_english", "nonsense_words"]
 
@@ -27,7 +27,7 @@ _CODAS = tuple(_CODA_TEXT.split())
 
 # Common English words of the shapes generated here (CVC, CVCC, CCVC, CCVCC) and their
 # plurals' stems, plus words no probe should print. The check also consults
-# augment_ft.entities.COMMON_WORDS.
+# augment_ft.text.entities.COMMON_WORDS.
 _ENGLISH_TEXT = """
     band bank bend bent bind bird blab bland blend blimp blind blink blob blond blot blunt
     blur bold bolt bomb bond bonk born brag brand brim brink brunt bulb bulk bump bunk burn
@@ -55,7 +55,7 @@ _ENGLISH_TEXT = """
 
 ENGLISH_WORDS: frozenset[str] = frozenset(_ENGLISH_TEXT.split()) | COMMON_WORDS
 """Words the generator refuses: an embedded list of short English words and the common
-words of :mod:`augment_ft.entities`."""
+words of :mod:`augment_ft.text.entities`."""
 
 
 def is_english(word: str) -> bool:

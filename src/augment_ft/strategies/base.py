@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from augment_ft.backends.base import Backend
-from augment_ft.drops import DropLog
-from augment_ft.models import Document, Example, Fact
+from augment_ft.core.drops import DropLog
+from augment_ft.core.models import Document, Example, Fact
 
 __all__ = ["FactStrategy", "Strategy", "StrategyContext"]
 
@@ -42,7 +42,7 @@ class StrategyContext:
     def require_backend(self, strategy: str) -> Backend:
         """The backend, or a clear error naming the strategy that needs one."""
         if self.backend is None:
-            from augment_ft.errors import ConfigError
+            from augment_ft.core.errors import ConfigError
 
             msg = f"strategy {strategy!r} calls an LLM, but no backend was given"
             raise ConfigError(msg)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from augment_ft.registry import Registry
+from augment_ft.core.registry import Registry
 from augment_ft.strategies.base import FactStrategy, Strategy
 from augment_ft.strategies.extract import ExtractStrategy
 from augment_ft.strategies.implications import ImplicationsStrategy

@@ -13,9 +13,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from augment_ft.entities import extract_entities
-from augment_ft.errors import ConfigError
-from augment_ft.filters import (
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Example
+from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.filters import (
     Candidate,
     Filter,
     apply_filters,
@@ -23,9 +24,8 @@ from augment_ft.filters import (
     default_filters,
     normalize_for_comparison,
 )
-from augment_ft.llm_call import LLMResult, call_llm, schema_for
-from augment_ft.models import Document, Example
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.llm_call import LLMResult, call_llm, schema_for
+from augment_ft.text.entities import extract_entities
 
 __all__ = [
     "ImplicationsOutput",

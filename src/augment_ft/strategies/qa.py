@@ -12,8 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from augment_ft.errors import ConfigError
-from augment_ft.filters import (
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Example
+from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.filters import (
     FILTER_STAGE,
     Candidate,
     Filter,
@@ -22,9 +24,7 @@ from augment_ft.filters import (
     default_filters,
     normalize_for_comparison,
 )
-from augment_ft.llm_call import LLMResult, call_llm, schema_for
-from augment_ft.models import Document, Example
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.llm_call import LLMResult, call_llm, schema_for
 
 __all__ = ["QAOutput", "QAPair", "QAStrategy"]
 

@@ -12,12 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from augment_ft.errors import ConfigError
-from augment_ft.filters import Candidate, Filter, apply_filters, cap, default_filters
-from augment_ft.llm_call import call_llm, schema_for
-from augment_ft.models import Document, Example
-from augment_ft.splitter import split_sentences
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Document, Example
 from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.filters import Candidate, Filter, apply_filters, cap, default_filters
+from augment_ft.strategies.llm_call import call_llm, schema_for
+from augment_ft.text.splitter import split_sentences
 
 __all__ = ["RephraseOutput", "RephraseStrategy", "Unit", "check_unit", "text_units"]
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from augment_ft.drops import DropLog
-from augment_ft.errors import ConfigError
-from augment_ft.models import Example, Fact, Provenance
-from augment_ft.strategies.base import StrategyContext
-from augment_ft.strategies.symbolic_relations import (
+from augment_ft.core.drops import DropLog
+from augment_ft.core.errors import ConfigError
+from augment_ft.core.models import Example, Fact, Provenance
+from augment_ft.facts.relations import (
     RelationSpec,
     find_relation,
     normalize_relation,
     relation_table,
     render_fact,
 )
+from augment_ft.strategies.base import StrategyContext
 
 __all__ = ["KIND_CLOSURE", "KIND_REVERSE", "KIND_SYLLOGISM", "SymbolicStrategy", "render_fact"]
 

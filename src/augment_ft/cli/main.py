@@ -1,0 +1,471 @@
+"""The ``augment-ft`` command line: run, estimate, validate, stats, dedup, eval.
+
+Exit codes: 0 ok, 1 the run (or the validated file) failed, 2 usage or configuration error.
+User errors print one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from augment_ft.core.config import DEFAULT_STRATEGIES, RunConfig, load_config
+from augment_ft.core.errors import AugmentError, ConfigError, InputError
+from augment_ft.evals.cli import add_eval_parser, run_eval
+
+__all__ = ["build_parser", "main", "render_cli_docs"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_WIDTH = 88
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, width=_WIDTH, max_help_position=32)
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> None:
+    """Flags shared by ``run`` and ``estimate``; absent flags leave the config's value."""
+    S = argparse.SUPPRESS
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        default=S,
+        metavar="INPUT",
+        help="files, directories or globs (.txt .md .jsonl .json)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=S,
+        required=False,
+        metavar="OUT.jsonl",
+        help="output JSONL" + (" (required)" if output_required else ""),
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE.toml",
+        help="TOML config; command-line flags override it",
+    )
+    p.add_argument(
+        "--format",
+        default=S,
+        help="openai-chat (default), prompt-completion, text, alpaca, sharegpt",
+    )
+    p.add_argument(
+        "--system-prompt", default=S, metavar="TEXT", help="system message for chat formats"
+    )
+    p.add_argument(
+        "--max-example-tokens",
+        type=int,
+        default=S,
+        metavar="N",
+        help="drop records longer than N tokens (default 65536, OpenAI's limit)",
+    )
+    p.add_argument(
+        "--strategies",
+        type=_csv,
+        default=S,
+        metavar="A,B,...",
+        help=f"comma-separated (default: {','.join(DEFAULT_STRATEGIES)}); also extract, qa",
+    )
+    p.add_argument(
+        "--no-originals",
+        dest="keep_originals",
+        action="store_false",
+        default=S,
+        help="do not keep the original documents beside the augmentations",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["local", "openai", "scripted"],
+        default=S,
+        help="local = embedded SmolLM2 via llama.cpp (default); openai = any "
+        "OpenAI-compatible server; scripted = stub answers, no model",
+    )
+    p.add_argument(
+        "--model",
+        default=S,
+        help="model name (openai) or GGUF path (local); default: embedded SmolLM2",
+    )
+    p.add_argument(
+        "--base-url",
+        default=S,
+        metavar="URL",
+        help="OpenAI-compatible base URL (or OPENAI_BASE_URL)",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=S, metavar="N", help="max model calls in flight"
+    )
+    p.add_argument(
+        "--rpm",
+        dest="requests_per_minute",
+        type=float,
+        default=S,
+        metavar="N",
+        help="requests-per-minute budget",
+    )
+    p.add_argument(
+        "--tpm",
+        dest="tokens_per_minute",
+        type=float,
+        default=S,
+        metavar="N",
+        help="tokens-per-minute budget",
+    )
+    p.add_argument(
+        "--max-attempts", type=int, default=S, metavar="N", help="attempts per call (retries + 1)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=S, metavar="SECONDS", help="seconds per model call"
+    )
+    p.add_argument(
+        "--n-ctx", type=int, default=S, metavar="TOKENS", help="context window of the local model"
+    )
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        default=S,
+        metavar="PATH",
+        help="response cache (SQLite); default: OUT.cache.sqlite beside the output",
+    )
+    cache.add_argument("--no-cache", action="store_true", default=S, help="do not cache responses")
+    p.add_argument(
+        "--refresh-cache",
+        action="store_true",
+        default=S,
+        help="ignore cached responses (and overwrite them)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        default=S,
+        help="continue a killed run: keep what OUT already holds, add the rest",
+    )
+    p.add_argument("--force", action="store_true", default=S, help="overwrite an existing OUT")
+    p.add_argument("--report", default=S, metavar="REPORT.json", help="write the run report here")
+    p.add_argument(
+        "--seed", type=int, default=S, metavar="N", help="seed for sampling and the split"
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=S,
+        metavar="F",
+        help="share of source documents written to OUT.val.jsonl",
+    )
+    p.add_argument("--shard", default=S, metavar="I/N", help="process shard I of N (0-based)")
+    p.add_argument(
+        "--against",
+        nargs="+",
+        default=S,
+        metavar="EVAL",
+        help="drop examples that overlap these evaluation files",
+    )
+    p.add_argument(
+        "--near-threshold",
+        type=float,
+        default=S,
+        metavar="F",
+        help="MinHash similarity that counts as a near-duplicate (default 0.9)",
+    )
+    p.add_argument(
+        "--near-window",
+        type=int,
+        default=S,
+        metavar="N",
+        help="look for near-duplicates among the last N to 2N kept examples, which bounds "
+        "memory (default 250000; 0: all of them)",
+    )
+    p.add_argument(
+        "--no-near-dedup",
+        dest="dedup_near",
+        action="store_false",
+        default=S,
+        help="exact deduplication only",
+    )
+    p.add_argument(
+        "--text-field",
+        default=S,
+        metavar="NAME",
+        help="JSONL field holding the text (default text)",
+    )
+    p.add_argument(
+        "--id-field", default=S, metavar="NAME", help="JSONL field holding the id (default id)"
+    )
+    p.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default=S,
+        help="bad input records: stop (default) or skip and count them",
+    )
+    p.add_argument(
+        "--template-dir",
+        default=S,
+        metavar="DIR",
+        help="directory of prompt templates that override",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, no table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser; ``docs/cli.md`` is generated from its help."""
+    parser = argparse.ArgumentParser(
+        prog="augment-ft",
+        formatter_class=_formatter,
+        description="Turn documents into augmented fine-tuning datasets.",
+        epilog="exit codes: 0 ok; 1 the run failed, or the checked file has problems;\n"
+        "            2 usage or configuration error",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = sub.add_parser(
+        "run",
+        formatter_class=_formatter,
+        help="augment documents into JSONL",
+        description="Read documents, augment them, deduplicate, write JSONL.",
+    )
+    _add_run_arguments(run, output_required=True)
+    est = sub.add_parser(
+        "estimate",
+        formatter_class=_formatter,
+        help="count calls, tokens and cost; calls no backend",
+        description="Same inputs as run; no model is called and nothing "
+        "is written. Completion tokens are an upper bound (max_tokens).",
+    )
+    _add_run_arguments(est, output_required=False)
+    val = sub.add_parser(
+        "validate",
+        formatter_class=_formatter,
+        help="check a JSONL file against a format",
+        description="List problems by line; exit 1 if there are any.",
+    )
+    val.add_argument("file", metavar="FILE")
+    val.add_argument("--format", default="openai-chat", help="format to check against")
+    val.add_argument(
+        "--max-tokens", type=int, default=65536, metavar="N", help="token limit per example"
+    )
+    st = sub.add_parser(
+        "stats",
+        formatter_class=_formatter,
+        help="counts, tokens and kinds",
+        description="Records, token histogram and kinds of a JSONL file.",
+    )
+    st.add_argument("file", metavar="FILE")
+    st.add_argument("--model", default="", help="model whose tokenizer counts (default cl100k)")
+    dd = sub.add_parser(
+        "dedup",
+        formatter_class=_formatter,
+        help="deduplicate a JSONL file",
+        description="Drop exact and near duplicates (and overlaps with "
+        "evaluation files) from a JSONL file of records.",
+    )
+    dd.add_argument("file", metavar="IN", help="JSONL file of records (any built-in format)")
+    dd.add_argument("-o", "--output", required=True, metavar="OUT", help="where kept records go")
+    dd.add_argument(
+        "--against",
+        nargs="+",
+        default=[],
+        metavar="EVAL",
+        help="drop records that overlap these evaluation files",
+    )
+    dd.add_argument(
+        "--near-threshold",
+        type=float,
+        default=0.9,
+        metavar="F",
+        help="MinHash similarity that counts as a near-duplicate (default 0.9)",
+    )
+    dd.add_argument(
+        "--no-near-dedup", dest="near", action="store_false", help="exact deduplication only"
+    )
+    dd.add_argument(
+        "--ngram", type=int, default=13, metavar="N", help="word n-gram for decontamination"
+    )
+    dd.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    add_eval_parser(sub, _formatter)
+    return parser
+
+
+def _version() -> str:
+    from augment_ft import __version__
+
+    return f"augment-ft {__version__}"
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The config file (if any) with the flags that were given laid over it."""
+    base = load_config(args.config) if args.config else RunConfig()
+    skip = {"command", "config", "quiet", "func"}
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in skip}
+    return base.with_overrides(overrides)
+
+
+def _progress(quiet: bool) -> Callable[[int, int], None] | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(docs: int, examples: int) -> None:
+        sys.stderr.write(f"\r  documents {docs}  examples {examples}")
+        sys.stderr.flush()
+
+    return show
+
+
+def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
+    from augment_ft.backends.base import run_sync
+    from augment_ft.core.report import render_table
+    from augment_ft.pipeline import Run
+
+    config = config_from_args(args)
+    if not estimate and not config.output:
+        raise ConfigError("run needs an output file: -o OUT.jsonl (or 'output' in the config)")
+    _check_inputs(config)
+    progress = _progress(args.quiet)
+    runner = Run(config, progress=progress, estimate=estimate)
+    try:
+        _, report = run_sync(runner.execute())
+    except ConfigError:
+        raise
+    except AugmentError as exc:
+        if progress is not None:
+            sys.stderr.write("\n")  # end the progress line before the message
+        _error(exc)
+        if runner.outputs_opened:
+            print(
+                "augment-ft: what was written is kept; once the cause is fixed, rerun the "
+                "same command with --resume to continue (cached responses are reused)",
+                file=sys.stderr,
+            )
+        return EXIT_FAILED
+    if not args.quiet:
+        if progress is not None:
+            sys.stderr.write("\n")
+        print(render_table(report))
+    else:
+        for name, path in report.outputs.items():
+            print(f"{name}: {path}")
+    return EXIT_OK
+
+
+def _check_inputs(config: RunConfig) -> None:
+    """A missing or unusable input path is a usage error (exit 2), found before any work."""
+    from augment_ft.inputs.files import find_files
+
+    if not config.inputs:
+        raise ConfigError("no inputs: give files, directories or globs to read")
+    try:
+        find_files(config.inputs)  # checks every input before it yields anything
+    except InputError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _error(exc: BaseException) -> None:
+    print(f"augment-ft: error: {exc}", file=sys.stderr)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from augment_ft.outputs.formats import FORMATS, validate_file
+
+    fmt = FORMATS.create(args.format, max_tokens=args.max_tokens)
+    problems = validate_file(args.file, fmt)
+    for line, problem in problems:
+        print(f"{args.file}:{line}: {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.file}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{args.file}: valid {args.format}")
+    return EXIT_OK
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from augment_ft.outputs.stats import file_stats, render_stats
+
+    print(render_stats(file_stats(args.file, model=args.model)))
+    return EXIT_OK
+
+
+def _cmd_dedup(args: argparse.Namespace) -> int:
+    from augment_ft.outputs.stats import dedup_file
+
+    result = dedup_file(
+        args.file,
+        args.output,
+        against=args.against,
+        near=args.near,
+        threshold=args.near_threshold,
+        ngram=args.ngram,
+        force=args.force,
+    )
+    print(result)
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _cmd_run,
+    "estimate": lambda a: _cmd_run(a, estimate=True),
+    "validate": _cmd_validate,
+    "stats": _cmd_stats,
+    "dedup": _cmd_dedup,
+    "eval": run_eval,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code (argparse's too)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        _error(exc)
+        return EXIT_USAGE
+    except AugmentError as exc:
+        _error(exc)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\naugment-ft: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130
+
+
+def render_cli_docs() -> str:
+    """Markdown of every command's ``--help``, for docs/cli.md (checked in CI)."""
+    parser = build_parser()
+    parts = [
+        "# Command-line reference",
+        "",
+        "Generated from `augment-ft --help` by `make docs-cli`; a test fails when it is stale.",
+        "",
+        "```text",
+        parser.format_help().rstrip(),
+        "```",
+    ]
+    for name, p in _commands(parser, "augment-ft"):
+        parts += ["", f"## {name}", "", "```text", p.format_help().rstrip(), "```"]
+    return "\n".join(parts) + "\n"
+
+
+def _commands(
+    parser: argparse.ArgumentParser, prefix: str
+) -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every subcommand, depth first (``augment-ft eval`` then ``augment-ft eval make``)."""
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, p in action.choices.items():
+                found.append((f"{prefix} {name}", p))
+                found += _commands(p, f"{prefix} {name}")
+    return found
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Structured facts: the relation table (names, inverses, phrasings) and rendering."""

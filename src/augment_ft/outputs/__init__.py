@@ -1,0 +1,1 @@
+"""Writing outputs: formats, the crash-safe JSONL writer, the run's sink, file statistics."""

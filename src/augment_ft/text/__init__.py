@@ -1,0 +1,1 @@
+"""Text utilities shared by strategies, filters and evals: sentence splitting, entities."""
