@@ -1,144 +1,84 @@
 """Backend stack throughput next to the bare openai SDK, both against one slow local server.
 
 Run: .venv/bin/python benchmarks/backend_throughput.py [--latency 0.1 0.5] [--requests 2000]
-     [--concurrency 64] [--rounds 2] [--cached] [--overhead] [--server lean|fake]
+     [--concurrency 64] [--rounds 2] [--http lean sdk] [--cached] [--overhead]
+     [--server lean|fake] [--cap 16 [--cap-limit 60]]
 
 The server answers every chat request after a fixed latency, in a process of its own, so
-its CPU does not count against the client. ``lean`` (the default) is the small asyncio
-server below; ``fake`` is tests/openai_fake_server.py (a thread per connection). Per
-latency the bare SDK (a Semaphore around ``chat.completions.create``) and the library's
-stack (usage, cache on a fresh SQLite file, retry, limits, OpenAIBackend) run alternately
-``--rounds`` times on the same distinct requests; medians are printed with the ratio
-library / SDK and library / ideal (ideal = concurrency / latency), and client CPU per call.
-``--cached`` then replays the last stack run from its warm cache and checks, with the
-server's request counter, that nothing reached the server; ``--overhead`` times the stack
-around an in-process backend (no HTTP, no SDK). This is a script, not a test:
-read the ratios, and the load average printed next to them, together.
+its CPU does not count against the client. ``lean`` (the default) is the asyncio server of
+benchmarks/lean_server.py; ``fake`` is tests/openai_fake_server.py (a thread per
+connection). Per latency, the bare SDK (a Semaphore around ``chat.completions.create``)
+and the library's stack (usage, cache on a fresh SQLite file, retry, limits,
+OpenAIBackend) over each ``--http`` transport run alternately ``--rounds`` times on the
+same distinct requests. Printed: medians, the ratios library / SDK and library / ideal
+(ideal = concurrency / latency), and client CPU per call. ``--cached`` then replays the
+last stack run from its warm cache and checks, with the server's request counter, that
+nothing reached the server; ``--overhead`` times the stack around an in-process backend
+(no HTTP, no SDK).
+
+``--cap N`` instead makes the server answer 429 (no Retry-After) whenever N requests are in
+flight, as a provider's concurrency cap does, and runs the stack adaptive and fixed
+(``adaptive=False``), each for at most ``--cap-limit`` seconds: answered calls, 429s, wall.
+This is a script, not a test: read the ratios, and the load average printed next to them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openai
+from lean_server import ServerProcess
 
-from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
-from augment_ft.backends.openai_compat import OpenAIBackend
+from augment_ft.backends.base import ChatRequest, Completion, Usage
+from augment_ft.backends.openai_compat import HttpClient, OpenAIBackend
 from augment_ft.backends.stack import StackedBackend, build_stack
 from augment_ft.core.models import Message
 
 MODEL = "gpt-4o-mini"  # a name tiktoken knows; the server ignores it
 _ROOT = Path(__file__).resolve().parent.parent
-_REPLY = json.dumps(
-    {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "Abmes include gruds."},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
-    }
-).encode()
 
 
-# --- the lean server (runs in its own process: --serve) -------------------------------
-
-
-class _LeanServer:
-    """HTTP/1.1 keep-alive, one coroutine per connection; counts chat requests."""
+class FakeServerProcess:
+    """tests/openai_fake_server.py in a child process (no counters: ``stats()`` is None)."""
 
     def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.chat_requests = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Serve requests on one connection until the client closes it."""
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
-                writer.write(await self._answer(head.split(b" ", 2)[1]))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client closed the connection
-        finally:
-            writer.close()
-
-    async def _answer(self, path: bytes) -> bytes:
-        if path.endswith(b"/stats"):  # not a chat request: no latency, not counted
-            stats = {"chat_requests": self.chat_requests, "cpu_seconds": time.process_time()}
-            body = json.dumps(stats).encode()
-        else:
-            self.chat_requests += 1
-            await asyncio.sleep(self.latency)
-            body = _REPLY
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-        return head.encode() + b"\r\n\r\n" + body
-
-
-async def _serve(latency: float) -> None:
-    lean = _LeanServer(latency)
-    server = await asyncio.start_server(lean.handle, "127.0.0.1", 0, backlog=1024)
-    port = server.sockets[0].getsockname()[1]
-    print(f"http://127.0.0.1:{port}/v1", flush=True)
-    async with server:
-        await server.serve_forever()
-
-
-class ServerProcess:
-    """The server in a child process; ``stats()`` reads its counter (lean server only)."""
-
-    def __init__(self, kind: str, latency: float) -> None:
-        if kind == "lean":
-            args = [__file__, "--serve", "--latency", str(latency)]
-        else:
-            args = [str(_ROOT / "tests" / "openai_fake_server.py"), "--latency", str(latency)]
-        self.kind = kind
+        script = _ROOT / "tests" / "openai_fake_server.py"
         self._proc = subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, text=True, cwd=_ROOT
+            [sys.executable, str(script), "--latency", str(latency)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=_ROOT,
         )
         assert self._proc.stdout is not None
         self.base_url = self._proc.stdout.readline().strip()
-        if not self.base_url.startswith("http"):
-            self.close()
-            raise SystemExit(f"the {kind} server did not start (printed {self.base_url!r})")
 
     def stats(self) -> dict[str, float] | None:
-        """Chat requests served and server CPU seconds so far (None for the fake server)."""
-        if self.kind != "lean":
-            return None
-        with urllib.request.urlopen(self.base_url + "/stats", timeout=10) as response:
-            data: dict[str, float] = json.loads(response.read())
-        return data
+        return None
 
     def close(self) -> None:
         self._proc.terminate()
         self._proc.wait(timeout=10)
         if self._proc.stdout is not None:
             self._proc.stdout.close()
+
+
+Server = ServerProcess | FakeServerProcess
+
+
+def start_server(kind: str, latency: float, cap: int | None = None) -> Server:
+    """The lean asyncio server (benchmarks/lean_server.py) or the test suite's fake server."""
+    return ServerProcess(latency, "fixed", cap) if kind == "lean" else FakeServerProcess(latency)
 
 
 # --- the two clients -------------------------------------------------------------------
@@ -172,10 +112,12 @@ async def bare_sdk(url: str, texts: list[str], concurrency: int) -> None:
         raise SystemExit("the bare SDK got empty answers")
 
 
-def make_stack(url: str, cache_path: Path, args: argparse.Namespace) -> StackedBackend:
+def make_stack(
+    url: str, cache_path: Path | None, args: argparse.Namespace, http: HttpClient, **kw: Any
+) -> StackedBackend:
     """The library's standard stack: usage(cache(retry(limits(OpenAIBackend))))."""
-    backend = OpenAIBackend(MODEL, base_url=url)
-    return build_stack(backend, cache_path=cache_path, max_in_flight=args.conc)
+    backend = OpenAIBackend(MODEL, base_url=url, http=http)
+    return build_stack(backend, cache_path=cache_path, max_in_flight=args.conc, **kw)
 
 
 async def library(stack: StackedBackend, texts: list[str]) -> None:
@@ -184,9 +126,7 @@ async def library(stack: StackedBackend, texts: list[str]) -> None:
     try:
         answers = await asyncio.gather(*(stack.complete(r) for r in requests))
     finally:
-        base = stack.base
-        if isinstance(base, OpenAIBackend):
-            await base.aclose()
+        await stack.base.aclose()
     if len(answers) != len(texts) or not all(a.text for a in answers):
         raise SystemExit("the library got empty answers")
 
@@ -216,23 +156,23 @@ def timed(calls: int, work: Coroutine[Any, Any, None]) -> Run:
 
 def measure(args: argparse.Namespace, latency: float, workdir: Path) -> None:
     """Alternate SDK and stack runs at one latency; print medians, ratios and load."""
-    server = ServerProcess(args.server, latency)
+    server = start_server(args.server, latency)
     try:
         before = server.stats()
         sdk: list[Run] = []
-        lib: list[Run] = []
+        lib: dict[str, list[Run]] = {h: [] for h in args.http}
         for round_no in range(args.rounds):
             texts = prompts(f"{latency}-{round_no}", args.requests)
             sdk.append(timed(args.requests, bare_sdk(server.base_url, texts, args.conc)))
-            cache_path = workdir / f"cache-{latency}-{round_no}.sqlite"
-            with make_stack(server.base_url, cache_path, args) as stack:
-                lib.append(timed(args.requests, library(stack, texts)))
-            print(
-                f"  round {round_no + 1}: sdk {sdk[-1].per_second:6.1f}/s "
-                f"{sdk[-1].cpu_per_call * 1000:.3f} ms CPU/call   library "
-                f"{lib[-1].per_second:6.1f}/s {lib[-1].cpu_per_call * 1000:.3f} ms CPU/call",
-                flush=True,
-            )
+            line = f"  round {round_no + 1}: sdk {sdk[-1].per_second:6.1f}/s "
+            line += f"{sdk[-1].cpu_per_call * 1000:.3f} ms CPU/call"
+            for http in args.http:
+                cache_path = workdir / f"cache-{latency}-{round_no}-{http}.sqlite"
+                with make_stack(server.base_url, cache_path, args, http) as stack:
+                    lib[http].append(timed(args.requests, library(stack, texts)))
+                run = lib[http][-1]
+                line += f"   {http} {run.per_second:6.1f}/s {run.cpu_per_call * 1000:.3f} ms"
+            print(line, flush=True)
         report(args, latency, sdk, lib, before, server.stats())
         if args.cached:
             cached_pass(args, server, cache_path, texts)
@@ -241,11 +181,11 @@ def measure(args: argparse.Namespace, latency: float, workdir: Path) -> None:
 
 
 def cached_pass(
-    args: argparse.Namespace, server: ServerProcess, cache_path: Path, texts: list[str]
+    args: argparse.Namespace, server: Server, cache_path: Path, texts: list[str]
 ) -> None:
     """Replay the last stack run from its warm cache file; the server must see no request."""
     before = server.stats()
-    with make_stack(server.base_url, cache_path, args) as stack:
+    with make_stack(server.base_url, cache_path, args, args.http[-1]) as stack:
         run = timed(len(texts), library(stack, texts))
         hits = stack.stats.cache_hits
     after = server.stats()
@@ -268,24 +208,26 @@ def report(
     args: argparse.Namespace,
     latency: float,
     sdk: list[Run],
-    lib: list[Run],
+    lib: dict[str, list[Run]],
     before: dict[str, float] | None,
     after: dict[str, float] | None,
 ) -> None:
     ideal = args.conc / latency
     sdk_rate = statistics.median(r.per_second for r in sdk)
-    lib_rate = statistics.median(r.per_second for r in lib)
     sdk_cpu = statistics.median(r.cpu_per_call for r in sdk)
-    lib_cpu = statistics.median(r.cpu_per_call for r in lib)
     print(
         f"latency {latency * 1000:.0f} ms, {args.requests} requests, concurrency {args.conc}, "
-        f"median of {args.rounds} rounds"
+        f"median of {args.rounds} rounds, ideal {ideal:.0f} req/s"
     )
-    print(f"  bare SDK  {sdk_rate:8.1f} req/s  {sdk_cpu * 1000:6.3f} ms CPU/call")
-    print(f"  library   {lib_rate:8.1f} req/s  {lib_cpu * 1000:6.3f} ms CPU/call")
-    print(f"  library / SDK   {lib_rate / sdk_rate:6.3f}   (target >= 0.9)")
-    print(f"  library / ideal {lib_rate / ideal:6.3f}   (ideal {ideal:.0f} req/s)")
-    print(f"  SDK / ideal     {sdk_rate / ideal:6.3f}")
+    print(f"  {'client':<22}{'req/s':>8}{'ms CPU/call':>13}{'vs SDK':>8}{'vs ideal':>10}")
+    rows = [("bare openai SDK", sdk_rate, sdk_cpu)]
+    for http, runs in lib.items():
+        rate = statistics.median(r.per_second for r in runs)
+        rows.append((f"stack, http={http}", rate, statistics.median(r.cpu_per_call for r in runs)))
+    for label, rate, cpu in rows:
+        print(
+            f"  {label:<22}{rate:8.1f}{cpu * 1000:13.3f}{rate / sdk_rate:8.3f}{rate / ideal:10.3f}"
+        )
     if before is not None and after is not None:
         served = after["chat_requests"] - before["chat_requests"]
         cpu = after["cpu_seconds"] - before["cpu_seconds"]
@@ -297,7 +239,6 @@ class _SleepingBackend:
     """An in-process backend that answers after ``latency`` seconds: no HTTP, no SDK."""
 
     model = MODEL
-    capabilities = Capabilities()
 
     def __init__(self, latency: float) -> None:
         self.latency = latency
@@ -305,6 +246,9 @@ class _SleepingBackend:
     async def complete(self, request: ChatRequest) -> Completion:
         await asyncio.sleep(self.latency)
         return Completion(text="ok", usage=Usage(prompt_tokens=20, completion_tokens=5))
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
 
 
 def overhead_pass(args: argparse.Namespace, latency: float, workdir: Path) -> None:
@@ -322,6 +266,44 @@ def overhead_pass(args: argparse.Namespace, latency: float, workdir: Path) -> No
         )
 
 
+async def _capped_run(stack: StackedBackend, texts: list[str], limit: float) -> tuple[int, int]:
+    """Calls answered and failed within ``limit`` seconds (the rest are still waiting)."""
+    requests = [ChatRequest(messages=(Message(role="user", content=t),)) for t in texts]
+    tasks = [asyncio.ensure_future(stack.complete(r)) for r in requests]
+    try:
+        await asyncio.wait(tasks, timeout=limit)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await stack.base.aclose()
+    done = [t for t in tasks if t.done() and not t.cancelled()]
+    failed = sum(t.exception() is not None for t in done)
+    return len(done) - failed, failed
+
+
+def capped_pass(args: argparse.Namespace, latency: float) -> None:
+    """Adaptive and fixed stacks against a server that answers 429 above ``--cap`` in flight."""
+    print(f"server cap {args.cap} in flight (429, no Retry-After), latency {latency * 1000:.0f} ms")
+    for adaptive in (True, False):
+        server = ServerProcess(latency, "fixed", cap=args.cap)
+        try:
+            texts = prompts(f"cap-{latency}-{adaptive}", args.requests)
+            stack = make_stack(server.base_url, None, args, args.http[0], adaptive=adaptive)
+            start = time.perf_counter()
+            answered, failed = asyncio.run(_capped_run(stack, texts, args.cap_limit))
+            wall = time.perf_counter() - start
+            stats = server.stats()
+        finally:
+            server.close()
+        print(
+            f"  {'adaptive' if adaptive else 'fixed   '}: {answered}/{len(texts)} answered, "
+            f"{failed} gave up, in {wall:.1f} s; server 429s: {stats.get('capped', 0):.0f} "
+            f"({stats.get('capped', 0) / len(texts):.1%} of calls)"
+        )
+    print("  load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -337,21 +319,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cached", action="store_true", help="also replay from a warm cache")
     parser.add_argument("--server", choices=("lean", "fake"), default="lean")
     parser.add_argument(
+        "--http", nargs="+", choices=("lean", "sdk"), default=["lean", "sdk"], help="transports"
+    )
+    parser.add_argument("--cap", type=int, help="server 429s above this many in flight")
+    parser.add_argument("--cap-limit", type=float, default=60.0, help="seconds per capped run")
+    parser.add_argument(
         "--overhead", action="store_true", help="also time the stack around an in-process backend"
     )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.serve:
-        asyncio.run(_serve(args.latency[0]))
-        return
     print(
         f"python {sys.version.split()[0]}, openai {openai.__version__}, "
         f"{os.cpu_count()} CPUs, server: {args.server} (separate process)"
     )
+    if args.cap is not None:
+        for latency in args.latency:
+            capped_pass(args, latency)
+        return
     with tempfile.TemporaryDirectory(prefix="augment_ft-bench-") as workdir:
         for latency in args.latency:
             measure(args, latency, Path(workdir))

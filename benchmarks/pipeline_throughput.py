@@ -1,22 +1,25 @@
 """End-to-end throughput: ``augment-ft run`` (a subprocess) vs the bare openai SDK, same calls.
 
 Run: .venv/bin/python benchmarks/pipeline_throughput.py [--calls 2000] [--concurrency 64]
-     [--latency 0.1 0.5] [--rounds 2]
+     [--latency 0.1 0.5] [--rounds 2] [--http lean sdk] [--no-adaptive]
 
-A lean asyncio server (this file with ``--serve``, in a process of its own) answers every
+The lean asyncio server of benchmarks/lean_server.py (a process of its own) answers every
 chat request after a fixed latency with a valid rephrase answer, and counts requests. The
 input is ``--calls`` one-sentence documents, so ``--strategies rephrase`` makes exactly one
 model call per document. Per latency, alternately ``--rounds`` times:
 
 - sdk:      ``AsyncOpenAI.chat.completions.create`` with a semaphore of ``--concurrency``,
             on the very requests the pipeline sends (same rendered prompts and schema);
-- pipeline: the console script, start-up included (read, render, call through the whole
-            backend stack with a fresh SQLite cache, parse, filter, dedup, format, write).
+- cli-X:    the console script with ``--http X``, start-up included (read, render, call
+            through the whole backend stack with a fresh SQLite cache, parse, filter,
+            dedup, format, write).
 
-Printed: calls/s of each, the ratio pipeline/sdk (target >= 0.9), and each one's ratio to
-ideal (concurrency / latency). "pipeline (report)" is the same run timed by its own report
-(``wall_seconds``: without interpreter start-up and imports). Then a cached re-run of the
-last pipeline run: the server's counter proves zero calls; examples/s is printed.
+Printed: calls/s of each, the ratio to the bare SDK (targets: lean >= 1.3 at 100 ms and
+>= 1.0 at 500 ms), the ratio to ideal (concurrency / latency), and client CPU per call:
+the SDK's from ``process_time`` in this process, the CLI's from the child's rusage (the
+whole process: start-up, imports, the pipeline). "report" is each CLI run timed by its
+own report (``wall_seconds``: without interpreter start-up and imports). Then a cached
+re-run of the last run: the server's counter proves zero calls. Load averages beside.
 """
 
 from __future__ import annotations
@@ -26,100 +29,20 @@ import asyncio
 import json
 import os
 import random
-import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lean_server import ServerProcess
+
 MODEL = "gpt-4o-mini"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("augment-ft")
-_TEXT = re.compile(rb"<text>\\n(.*?)\\n</text>")  # inside the JSON-encoded body
-
-
-# --------------------------------------------------------------------------- the server
-
-
-def _answer(body: bytes) -> bytes:
-    """A valid rephrase answer from the last <text> block: words reversed, and rotated."""
-    blocks = _TEXT.findall(body)
-    words = json.loads(b'"' + blocks[-1] + b'"').split() if blocks else ["empty"]
-    rephrasings = [" ".join(reversed(words)), " ".join(words[1:] + words[:1])]
-    content = json.dumps({"rephrasings": rephrasings})
-    return json.dumps(
-        {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": 1700000000,
-            "model": MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 300, "completion_tokens": 30, "total_tokens": 330},
-        }
-    ).encode()
-
-
-async def _serve(latency: float) -> None:
-    count = 0
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal count
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = await reader.readexactly(length) if length else b""
-                if head.startswith(b"GET /count"):
-                    payload = str(count).encode()
-                else:
-                    count += 1
-                    await asyncio.sleep(latency)
-                    payload = _answer(body)
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
-                )
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    async with server:
-        await server.serve_forever()
-
-
-class Server:
-    """The lean server in a child process, at one latency."""
-
-    def __init__(self, latency: float) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(latency)], stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        port = int(self.process.stdout.readline())
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-
-    def count(self) -> int:
-        with urllib.request.urlopen(self.base_url.removesuffix("/v1") + "/count") as reply:
-            return int(reply.read())
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 # --------------------------------------------------------------------------- the two clients
@@ -189,10 +112,26 @@ async def _sdk_run(base_url: str, calls: list[dict[str, Any]], concurrency: int)
         await client.close()
 
 
-def pipeline_run(
-    base_url: str, docs: Path, folder: Path, concurrency: int, *extra: str
-) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of the console script, start-up included, and its report."""
+def cli_flags() -> str:
+    """The console script's ``run --help`` text, to see which flags it knows."""
+    done = subprocess.run(
+        [str(CONSOLE_SCRIPT), "run", "--help"], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """One console-script run: wall seconds, its report's own seconds, its CPU seconds."""
+
+    wall: float
+    own: float
+    cpu: float
+    report: dict[str, Any]
+
+
+def pipeline_run(base_url: str, docs: Path, folder: Path, concurrency: int, *extra: str) -> CliRun:
+    """The console script, start-up included, timed; CPU from the child's rusage."""
     report = folder / "report.json"
     command = [
         str(CONSOLE_SCRIPT), "run", str(docs), "-o", str(folder / "out.jsonl"),
@@ -200,95 +139,155 @@ def pipeline_run(
         "--strategies", "rephrase", "--concurrency", str(concurrency),
         "--cache", str(folder / "cache.sqlite"), "--report", str(report), "-q", *extra,
     ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    return wall, json.loads(report.read_text(encoding="utf-8"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    data = json.loads(report.read_text(encoding="utf-8"))
+    return CliRun(wall, float(data["wall_seconds"]), cpu, data)
 
 
 # --------------------------------------------------------------------------- the benchmark
 
 
 def load() -> str:
-    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def sdk_pass(server: ServerProcess, calls: list[dict[str, Any]], c: int) -> tuple[float, float]:
+    """Wall and CPU seconds of the bare SDK on ``calls`` (CPU of this process)."""
+    cpu = time.process_time()
+    wall = asyncio.run(_sdk_run(server.base_url, calls, c))
+    return wall, time.process_time() - cpu
+
+
+def cli_pass(
+    server: ServerProcess, docs: Path, c: int, flags: tuple[str, ...], n: int, last: bool
+) -> tuple[CliRun, str]:
+    """One CLI run on a fresh cache (checked: ``n`` calls reached the server); the cached
+    re-run's line too when ``last``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        before = server.stats()["chat_requests"]
+        run = pipeline_run(server.base_url, docs, Path(tmp), c, *flags)
+        made = server.stats()["chat_requests"] - before
+        assert made == n, f"the pipeline made {made} calls, expected {n}"
+        assert run.report["backend"]["calls"] == n, run.report["backend"]
+        line = cached(server, docs, Path(tmp), c, flags) if last else ""
+    return run, line
 
 
 def bench_latency(
-    args: argparse.Namespace, latency: float, docs: Path, sentences: list[str]
+    args: argparse.Namespace, latency: float, docs: Path, sentences: list[str], known: str
 ) -> None:
     n, c = args.calls, args.concurrency
-    ideal = c / latency
     calls = sdk_requests(sentences)
-    server = Server(latency)
-    sdk: list[float] = []
-    cli: list[float] = []
-    own: list[float] = []
+    conditions = {f"cli-{h}": transport_flags(h, args, known) for h in args.http}
+    server = ServerProcess(latency, "rephrase")
+    sdk: list[tuple[float, float]] = []
+    cli: dict[str, list[CliRun]] = {name: [] for name in conditions}
     cached_line = ""
+    loads = [os.getloadavg()[0]]
     try:
         for round_no in range(args.rounds):
-            sdk.append(asyncio.run(_sdk_run(server.base_url, calls, c)))
-            with tempfile.TemporaryDirectory() as tmp:
-                before = server.count()
-                wall, report = pipeline_run(server.base_url, docs, Path(tmp), c)
-                made = server.count() - before
-                assert made == n, f"the pipeline made {made} calls, expected {n}"
-                assert report["backend"]["calls"] == n, report["backend"]
-                cli.append(wall)
-                own.append(report["wall_seconds"])
-                if round_no == args.rounds - 1:
-                    cached_line = cached(server, docs, Path(tmp), c)
+            sdk.append(sdk_pass(server, calls, c))
+            for name, flags in conditions.items():
+                last = round_no == args.rounds - 1 and name == next(iter(conditions))
+                run, line = cli_pass(server, docs, c, flags, n, last)
+                cli[name].append(run)
+                cached_line = line or cached_line
+            loads.append(os.getloadavg()[0])
     finally:
         server.close()
-    rate = {
-        name: n / statistics.median(t) for name, t in (("sdk", sdk), ("cli", cli), ("own", own))
-    }
-    print(
-        f"\nlatency {latency:g} s, {n} calls, concurrency {c}, ideal {ideal:,.0f} calls/s; {load()}"
-    )
-    print(f"  {'client':<30}{'calls/s':>9}{'vs sdk':>9}{'vs ideal':>10}   runs (s)")
-    for label, key, runs in (
-        ("bare openai SDK", "sdk", sdk),
-        ("augment-ft run (CLI, wall)", "cli", cli),
-        ("augment-ft run (its report)", "own", own),
-    ):
-        shown = " ".join(f"{t:.2f}" for t in runs)
-        versus = f"{rate[key] / rate['sdk']:>9.3f}{rate[key] / ideal:>10.3f}"
-        print(f"  {label:<30}{rate[key]:>9,.0f}{versus}   {shown}")
+    table(args, latency, sdk, cli, conditions, loads)
     print(cached_line)
 
 
-def cached(server: Server, docs: Path, folder: Path, concurrency: int) -> str:
+def table(
+    args: argparse.Namespace,
+    latency: float,
+    sdk: list[tuple[float, float]],
+    cli: dict[str, list[CliRun]],
+    conditions: dict[str, tuple[str, ...]],
+    loads: list[float],
+) -> None:
+    """One latency's figures: calls/s, vs the bare SDK, vs ideal, client CPU per call."""
+    n, c = args.calls, args.concurrency
+    ideal = c / latency
+    sdk_rate = n / statistics.median(w for w, _ in sdk)
+    print(
+        f"\nlatency {latency:g} s, {n} calls, concurrency {c}, ideal {ideal:,.0f} calls/s; "
+        f"1-min load during the rounds {min(loads):.2f}-{max(loads):.2f}; {os.cpu_count()} CPUs"
+    )
+    print(
+        f"  {'client':<34}{'calls/s':>8}{'vs sdk':>8}{'vs ideal':>9}{'ms CPU/call':>12}   runs (s)"
+    )
+    sdk_cpu = statistics.median(cpu for _, cpu in sdk) / n * 1000
+    rows = [("bare openai SDK", sdk_rate, sdk_cpu, [w for w, _ in sdk])]
+    for name, runs in cli.items():
+        flags = " ".join(conditions[name]) or "(defaults)"
+        cpu = statistics.median(r.cpu for r in runs) / n * 1000
+        rows.append((f"{name} {flags}", n / statistics.median(r.wall for r in runs), cpu,
+                     [r.wall for r in runs]))  # fmt: skip
+        own = n / statistics.median(r.own for r in runs)
+        rows.append((f"  {name}, timed by its report", own, None, [r.own for r in runs]))
+    for label, rate, cpu, runs in rows:
+        shown = " ".join(f"{t:.2f}" for t in runs)
+        cpu_text = f"{cpu:12.2f}" if cpu is not None else " " * 12
+        ratios = f"{rate / sdk_rate:>8.3f}{rate / ideal:>9.3f}"
+        print(f"  {label:<34}{rate:>8,.0f}{ratios}{cpu_text}   {shown}")
+
+
+def transport_flags(http: str, args: argparse.Namespace, known: str) -> tuple[str, ...]:
+    """The CLI flags of one condition; ``--http`` only once the CLI has it (lean is default)."""
+    flags: tuple[str, ...] = ()
+    if "--http" in known:
+        flags += ("--http", http)
+    elif http != "lean":
+        raise SystemExit(f"this augment-ft has no --http flag, so --http {http} cannot be run")
+    if args.no_adaptive:
+        if "--no-adaptive" not in known:
+            raise SystemExit("this augment-ft has no --no-adaptive flag")
+        flags += ("--no-adaptive",)
+    return flags
+
+
+def cached(
+    server: ServerProcess, docs: Path, folder: Path, concurrency: int, flags: tuple[str, ...]
+) -> str:
     """Re-run the last pipeline run from its warm cache (no call may reach the server).
 
     Returns the line to print, so that it follows its latency's table instead of preceding it.
     """
-    before = server.count()
-    wall, report = pipeline_run(server.base_url, docs, folder, concurrency, "--force")
-    assert server.count() == before, "a cached re-run reached the server"
+    before = server.stats()["chat_requests"]
+    run = pipeline_run(server.base_url, docs, folder, concurrency, "--force", *flags)
+    assert server.stats()["chat_requests"] == before, "a cached re-run reached the server"
+    report = run.report
     assert report["backend"]["calls"] == 0, report["backend"]
     made = sum(report["examples_by_kind"].values())
     return (
         f"  cached re-run: 0 server calls, {report['backend']['cache_hits']} cache hits, "
-        f"{made} examples in {wall:.2f} s wall ({made / wall:,.0f} examples/s), "
-        f"{report['wall_seconds']:.2f} s by its report ({made / report['wall_seconds']:,.0f}/s)"
+        f"{made} examples in {run.wall:.2f} s wall ({made / run.wall:,.0f} examples/s), "
+        f"{run.own:.2f} s by its report ({made / run.own:,.0f}/s)"
     )
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        asyncio.run(_serve(float(sys.argv[2])))
-        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, nargs="+", default=[0.1, 0.5])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--http", nargs="+", choices=("lean", "sdk"), default=["lean", "sdk"])
+    parser.add_argument("--no-adaptive", action="store_true", help="pass --no-adaptive to the CLI")
     args = parser.parse_args()
+    known = cli_flags()
     print(f"{os.cpu_count()} CPUs; {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         docs, sentences = corpus(args.calls, Path(tmp))
         for latency in args.latency:
-            bench_latency(args, latency, docs, sentences)
+            bench_latency(args, latency, docs, sentences, known)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
-"""A strategy of your own, registered by name and used in a run like a built-in one.
+"""A strategy of your own, passed to a run as an object, beside built-in ones by name.
 
     python examples/custom_strategy.py [OUT_DIR]
 
 `cloze` needs no LLM: for each sentence it blanks the last name (or, failing one, the last
 uncommon word) and asks for it back ("Teodor Varn is the son of ____." -> "Ilsa Varn").
 A strategy is any object with `name`, `uses_llm`, `needs_corpus` and
-`async run(doc, ctx) -> list[Example]`; every sentence it cannot use is counted in
-`ctx.drops`, so the run report accounts for it. A strategy that calls a model would use
+`async run(doc, ctx) -> list[Example]`; nothing needs registering to pass it to
+`augment()`. Every sentence it cannot use is counted in `ctx.drops`, so the run report
+accounts for it. A strategy that calls a model would use
 `augment_ft.strategies.llm_call.call_llm(ctx, ...)` exactly as the built-in ones do.
+
+To use it by name (in TOML or on the command line), register it:
+`STRATEGIES.register("cloze", ClozeStrategy)`, or let your package declare it in the
+`augment_ft.strategies` entry-point group (`cloze = "my_package.cloze:ClozeStrategy"`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from augment_ft import STRATEGIES, Document, Example, Provenance, augment
+from augment_ft import Document, Example, Provenance, augment
 from augment_ft.strategies.base import StrategyContext
 from augment_ft.text.entities import COMMON_WORDS
 from augment_ft.text.splitter import split_sentences
@@ -83,15 +88,11 @@ class ClozeStrategy:
         return examples
 
 
-STRATEGIES.register("cloze", ClozeStrategy)
-
-
 def main(argv: list[str]) -> int:
     out_dir = Path(argv[0] if argv else "out/custom-strategy")
     result = augment(
         [CORPUS / "teodor-varn.md", CORPUS / "grusks.md", CORPUS / "velmora.md"],
-        strategies=["split", "cloze"],  # the new name works wherever a built-in one does
-        strategy_options={"cloze": {"blank": "[?]"}},  # passed to ClozeStrategy(...)
+        strategies=["split", ClozeStrategy(blank="[?]")],  # names and objects mix freely
         output=out_dir / "train.jsonl",
         format="prompt-completion",
         report=str(out_dir / "report.json"),

@@ -10,6 +10,8 @@ Tests and benchmarks import it (it is not a conftest)::
 
 A reply comes from the script queue first, else from the default responder, which is a
 :class:`Reply` or a function of the :class:`RecordedRequest`. Every request is recorded.
+``max_in_flight=N`` makes it act like a provider's concurrency cap: a request arriving while
+N are being served gets a 429 at once (``capped`` counts them).
 """
 
 from __future__ import annotations
@@ -335,7 +337,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, body: Any) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         owner = self.server.owner
-        reply = owner.record_and_choose(RecordedRequest(self.command, self.path, headers, body))
+        request = RecordedRequest(self.command, self.path, headers, body)
+        if not owner.admit():
+            owner.record(request)
+            self._send(rate_limited(retry_after=owner.cap_retry_after))
+            return
+        try:
+            self._answer(owner, request)
+        finally:
+            owner.leave()
+
+    def _answer(self, owner: FakeOpenAIServer, request: RecordedRequest) -> None:
+        reply = owner.record_and_choose(request)
         wait = owner.latency + reply.delay
         if wait > 0 and owner.stopping.wait(wait):
             self.close_connection = True
@@ -385,8 +398,20 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAIServer:
     """The running server: ``base_url`` to point clients at, ``requests`` to assert on."""
 
-    def __init__(self, default: Reply | Responder = echo, *, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        default: Reply | Responder = echo,
+        *,
+        latency: float = 0.0,
+        max_in_flight: int | None = None,
+        cap_retry_after: float | None = None,
+    ) -> None:
         self.latency = latency
+        self.max_in_flight = max_in_flight
+        self.cap_retry_after = cap_retry_after
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.capped = 0
         self.stopping = threading.Event()
         self._default = default
         self._script: deque[Reply | Responder] = deque()
@@ -426,6 +451,24 @@ class FakeOpenAIServer:
         with self._lock:
             self._default = default
 
+    def admit(self) -> bool:
+        """Count a request in, unless the cap is reached (then count it as capped)."""
+        with self._lock:
+            if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+                self.capped += 1
+                return False
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
     def record_and_choose(self, request: RecordedRequest) -> Reply:
         """Record ``request`` and pick the reply (handler threads call this)."""
         with self._lock:
@@ -459,10 +502,16 @@ class FakeOpenAIServer:
 
 @contextmanager
 def fake_openai_server(
-    default: Reply | Responder = echo, *, latency: float = 0.0
+    default: Reply | Responder = echo,
+    *,
+    latency: float = 0.0,
+    max_in_flight: int | None = None,
+    cap_retry_after: float | None = None,
 ) -> Iterator[FakeOpenAIServer]:
     """Run a :class:`FakeOpenAIServer` for the duration of a ``with`` block."""
-    server = FakeOpenAIServer(default, latency=latency)
+    server = FakeOpenAIServer(
+        default, latency=latency, max_in_flight=max_in_flight, cap_retry_after=cap_retry_after
+    )
     server.start()
     try:
         yield server

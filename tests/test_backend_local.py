@@ -116,8 +116,7 @@ async def test_broken_model_file_is_a_backend_error_with_cause(tmp_path: Path) -
 def test_declares_what_it_can_do(backend: LocalBackend) -> None:
     assert isinstance(backend, Backend)
     assert backend.model == "local/SmolLM2-135M-Instruct.Q4_1"
-    caps = backend.capabilities
-    assert (caps.structured_output, caps.logprobs, caps.max_context) == ("grammar", True, 2048)
+    assert backend.n_ctx == 2048
 
 
 @needs_model
@@ -176,7 +175,7 @@ async def test_concurrent_requests_are_serialized_and_unaffected(backend: LocalB
 @needs_model
 async def test_overlong_prompt_is_a_context_length_error() -> None:
     small = LocalBackend(n_ctx=200)  # llama.cpp pads it to 256
-    assert small.capabilities.max_context == 256
+    assert small.n_ctx == 256
     try:
         with pytest.raises(ContextLengthError, match=r"prompt is \d+ tokens.*n_ctx=256") as info:
             await small.complete(ask("word " * 300, max_tokens=4))
@@ -192,6 +191,9 @@ async def test_close_frees_and_a_later_call_reloads(backend: LocalBackend) -> No
     backend.close()
     completion = await backend.complete(ask("Hi!", max_tokens=4))
     assert completion.usage.completion_tokens > 0
+    await backend.aclose()  # the seam's close: the same, off the event loop
+    assert backend._llama is None
+    assert (await backend.complete(ask("Hi!", max_tokens=4))).text
 
 
 # --- log-likelihood --------------------------------------------------------------------------

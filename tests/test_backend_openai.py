@@ -1,10 +1,16 @@
-"""OpenAIBackend through the real openai SDK, over real HTTP, against tests/openai_fake_server."""
+"""OpenAIBackend over real HTTP against tests/openai_fake_server, through both transports.
+
+Every test that talks to the server runs twice: ``http="lean"`` (aiohttp) and ``http="sdk"``
+(the openai SDK's client); both must send the same requests and map answers the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -26,9 +32,12 @@ from augment_ft.core.errors import (
     BackendConnectionError,
     BackendError,
     BackendTimeoutError,
+    BackendUnavailableError,
+    BackendUnreachableError,
     BadRequestError,
     ConfigError,
     ContextLengthError,
+    ModelNotFoundError,
     RateLimitError,
     ServerError,
 )
@@ -75,14 +84,21 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield running
 
 
+@pytest.fixture(params=["lean", "sdk"])
+def http(request: pytest.FixtureRequest) -> str:
+    """The transport under test."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def make(server: FakeOpenAIServer) -> AsyncIterator[Factory]:
+async def make(server: FakeOpenAIServer, http: str) -> AsyncIterator[Factory]:
     """Build backends pointed at ``server`` with the test key; closes them all afterwards."""
     made: list[OpenAIBackend] = []
 
     def factory(model: str = "test-model", **kwargs: Any) -> OpenAIBackend:
         kwargs.setdefault("base_url", server.base_url)
         kwargs.setdefault("api_key", KEY)
+        kwargs.setdefault("http", http)
         backend = OpenAIBackend(model, **kwargs)
         made.append(backend)
         return backend
@@ -147,8 +163,10 @@ async def test_unset_seed_and_stop_are_not_sent(server: FakeOpenAIServer, make: 
     assert "stop" not in sent.body
 
 
-async def test_backend_satisfies_protocol_and_async_with_closes(server: FakeOpenAIServer) -> None:
-    async with OpenAIBackend("m", base_url=server.base_url) as backend:
+async def test_backend_satisfies_protocol_and_async_with_closes(
+    server: FakeOpenAIServer, http: Any
+) -> None:
+    async with OpenAIBackend("m", base_url=server.base_url, http=http) as backend:
         assert isinstance(backend, Backend)
         assert (await backend.complete(ask("hello"))).text == "echo: hello"
     with pytest.raises(RuntimeError, match="closed"):
@@ -212,7 +230,7 @@ async def test_json_schema_refused_with_500_falls_back_to_json_object_and_rememb
 ) -> None:
     server.set_default(llama_cpp_like(json_answer))
     backend = make()
-    assert backend.capabilities.structured_output == "json_schema"
+    assert backend.structured_output == "json_schema"
 
     first = await backend.complete(ask(json_schema=SCHEMA, schema_name="reversal answer"))
     second = await backend.complete(ask(json_schema=SCHEMA))
@@ -227,7 +245,7 @@ async def test_json_schema_refused_with_500_falls_back_to_json_object_and_rememb
     accepted = server.chat_requests[2].body
     assert accepted["response_format"] == {"type": "json_object", "schema": SCHEMA}
     assert "Answer with JSON matching this schema" in accepted["messages"][-1]["content"]
-    assert backend.capabilities.structured_output == "json_object"
+    assert backend.structured_output == "json_object"
 
 
 async def test_every_response_format_refused_falls_back_to_instructions(
@@ -253,7 +271,7 @@ async def test_every_response_format_refused_falls_back_to_instructions(
     assert last[0] == {"role": "system", "content": "Rewrite facts."}
     assert last[1]["content"].startswith("gruds are abmes\n\nAnswer with JSON matching")
     assert json.loads(last[1]["content"].split("schema: ", 1)[1]) == SCHEMA
-    assert backend.capabilities.structured_output == "instructions"
+    assert backend.structured_output == "instructions"
 
 
 async def test_concurrent_first_calls_agree_on_one_downgrade(
@@ -263,7 +281,7 @@ async def test_concurrent_first_calls_agree_on_one_downgrade(
     backend = make()
     results = await asyncio.gather(*(backend.complete(ask(json_schema=SCHEMA)) for _ in range(8)))
     assert all(json.loads(r.text)["reversal"] for r in results)
-    assert backend.capabilities.structured_output == "json_object"
+    assert backend.structured_output == "json_object"
     kinds = [r.response_format_type for r in server.chat_requests]
     assert kinds.count("json_object") == 8
     assert None not in kinds  # nobody fell past json_object
@@ -277,7 +295,7 @@ async def test_plain_500_after_json_schema_worked_is_a_server_error(
     await backend.complete(ask(json_schema=SCHEMA))
     with pytest.raises(ServerError):
         await backend.complete(ask(json_schema=SCHEMA))
-    assert backend.capabilities.structured_output == "json_schema"
+    assert backend.structured_output == "json_schema"
     assert len(server.chat_requests) == 2
 
 
@@ -286,7 +304,7 @@ async def test_forced_mode_is_used_and_never_downgraded(
 ) -> None:
     server.set_default(Reply(status=500, body={"detail": "json_object unsupported"}))
     backend = make(structured_output="json_object")
-    assert backend.capabilities.structured_output == "json_object"
+    assert backend.structured_output == "json_object"
     with pytest.raises(ServerError):
         await backend.complete(ask(json_schema=SCHEMA))
     assert [r.response_format_type for r in server.chat_requests] == ["json_object"]
@@ -391,7 +409,7 @@ ERROR_CASES = [
     pytest.param(unauthorized(), AuthenticationError, 401, None, id="401"),
     pytest.param(error(403, "project has no access"), AuthenticationError, 403, None, id="403"),
     pytest.param(error(400, "temperature must be <= 2"), BadRequestError, 400, None, id="400"),
-    pytest.param(error(404, "model 'x' not found"), BadRequestError, 404, None, id="404"),
+    pytest.param(error(404, "model 'x' not found"), ModelNotFoundError, 404, None, id="404"),
     pytest.param(error(422, "messages: field required"), BadRequestError, 422, None, id="422"),
     pytest.param(context_length_exceeded(), ContextLengthError, 400, None, id="context"),
     pytest.param(malformed_json(), BackendConnectionError, None, None, id="bad-json"),
@@ -449,8 +467,22 @@ def test_retry_after_odd_values(headers: dict[str, str], expected: float | None)
 async def test_errors_chain_the_sdk_exception(server: FakeOpenAIServer, make: Factory) -> None:
     server.script(error(503, "overloaded"))
     with pytest.raises(ServerError) as caught:
-        await make().complete(ask())
+        await make(http="sdk").complete(ask())
     assert isinstance(caught.value.__cause__, openai.InternalServerError)
+
+
+async def test_fatal_statuses_are_unavailable_errors(
+    server: FakeOpenAIServer, make: Factory
+) -> None:
+    """401/403/404 doom every later call: the run must stop, not count drops."""
+    server.script(unauthorized(), error(404, "The model `nope` does not exist"))
+    backend = make("nope")
+    for _ in range(2):
+        with pytest.raises(BackendUnavailableError) as caught:
+            await backend.complete(ask())
+        message = str(caught.value)
+        assert "nope" in message and server.base_url in message
+        assert "\n" not in message and KEY not in message
 
 
 async def test_authentication_error_says_what_to_check(
@@ -500,25 +532,35 @@ async def test_context_error_mentioning_max_tokens_is_not_a_parameter_switch(
 
 
 async def test_stall_past_the_client_timeout_is_a_timeout(
-    server: FakeOpenAIServer, make: Factory
+    server: FakeOpenAIServer, make: Factory, http: str
 ) -> None:
     server.script(stall(10))
     started = time.monotonic()
     with pytest.raises(BackendTimeoutError, match=r"0\.3 s") as caught:
         await make(timeout=0.3).complete(ask())
     assert time.monotonic() - started < 3
-    assert isinstance(caught.value.__cause__, openai.APITimeoutError)
+    cause = openai.APITimeoutError if http == "sdk" else asyncio.TimeoutError
+    assert isinstance(caught.value.__cause__, cause)
     assert len(server.chat_requests) == 1
 
 
-async def test_refused_connection_is_a_connection_error() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago and has no listener
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    async with OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY) as backend:
-        with pytest.raises(BackendConnectionError, match="OPENAI_BASE_URL") as caught:
+def closed_port_url() -> str:
+    """A URL on a port that was free a moment ago and has no listener."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize("http", ["lean", "sdk"])
+async def test_refused_connection_is_an_unreachable_error(http: Any) -> None:
+    url = closed_port_url()
+    async with OpenAIBackend("m", base_url=url, api_key=KEY, http=http) as backend:
+        with pytest.raises(BackendUnreachableError, match="OPENAI_BASE_URL") as caught:
             await backend.complete(ask())
+    assert caught.value.retryable  # a server that is restarting may come back
     assert KEY not in str(caught.value)
+    assert url in str(caught.value)
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -531,28 +573,99 @@ def test_openai_without_key_fails_before_any_request() -> None:
         OpenAIBackend("gpt-4o-mini", base_url="https://api.openai.com/v1")
 
 
-async def test_local_server_needs_no_key(server: FakeOpenAIServer) -> None:
-    async with OpenAIBackend("m", base_url=server.base_url) as backend:
+async def test_local_server_needs_no_key(server: FakeOpenAIServer, http: Any) -> None:
+    async with OpenAIBackend("m", base_url=server.base_url, http=http) as backend:
         await backend.complete(ask())
     assert server.chat_requests[0].headers["authorization"] == "Bearer not-needed"
 
 
 async def test_url_and_key_come_from_the_environment(
-    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, http: Any
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    async with OpenAIBackend("m") as backend:
+    async with OpenAIBackend("m", http=http) as backend:
         assert backend.base_url == server.base_url
         await backend.complete(ask())
     assert server.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"model": " "}, {"timeout": 0}, {"structured_output": "grammar"}],
+    ("kwargs", "message"),
+    [
+        ({"model": " "}, "needs a model name"),
+        ({"timeout": 0}, "timeout must be positive seconds, got 0"),
+        ({"structured_output": "grammar"}, "structured_output must be one of .* got 'grammar'"),
+        ({"http": "curl"}, "http must be 'lean' or 'sdk', got 'curl'"),
+    ],
 )
-def test_bad_configuration_is_a_config_error(kwargs: dict[str, Any]) -> None:
+def test_bad_configuration_is_a_config_error(kwargs: dict[str, Any], message: str) -> None:
     args: dict[str, Any] = {"model": "m", "base_url": "http://127.0.0.1:9/v1", **kwargs}
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=message):
         OpenAIBackend(**args)
+
+
+# --- the two transports ----------------------------------------------------------------------
+
+
+async def test_both_transports_send_the_same_body(server: FakeOpenAIServer) -> None:
+    request = ChatRequest(
+        messages=(
+            Message(role="system", content="Rewrite facts. ünïcode"),
+            Message(role="user", content="gruds are abmes"),
+        ),
+        temperature=0.2,
+        max_tokens=33,
+        seed=3,
+        stop=("END",),
+        json_schema=SCHEMA,
+        schema_name="reversal",
+    )
+    for http in ("lean", "sdk"):
+        async with OpenAIBackend("m", base_url=server.base_url, api_key=KEY, http=http) as b:
+            await b.complete(request)
+    lean, sdk = server.chat_requests
+    assert lean.body == sdk.body
+    assert lean.headers["authorization"] == sdk.headers["authorization"] == f"Bearer {KEY}"
+    assert lean.headers["content-type"].startswith("application/json")
+
+
+async def test_one_backend_serves_several_event_loops(server: FakeOpenAIServer) -> None:
+    backend = OpenAIBackend("m", base_url=server.base_url)
+
+    async def two() -> list[str]:
+        results = await asyncio.gather(backend.complete(ask("a")), backend.complete(ask("b")))
+        return [r.text for r in results]
+
+    # Each loop gets its own connection pool; the old one is closed with its loop.
+    for _ in range(2):
+        assert await asyncio.to_thread(asyncio.run, two()) == ["echo: a", "echo: b"]
+    await backend.aclose()
+
+
+def test_nothing_slow_happens_at_import_or_construction() -> None:
+    """No HTTP client is imported, and no tokenizer loaded, before the first request."""
+    code = (
+        "import sys\n"
+        "import augment_ft.backends.openai_compat as m\n"
+        "b = m.OpenAIBackend('gpt-4o-mini', base_url='http://127.0.0.1:9/v1')\n"
+        "heavy = [n for n in ('openai', 'aiohttp', 'httpx', 'httpx2', 'tiktoken') "
+        "if n in sys.modules]\n"
+        "print(heavy, b._tokens._loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[] False"
+
+
+async def test_the_tokenizer_loads_only_when_usage_is_missing(
+    server: FakeOpenAIServer, make: Factory
+) -> None:
+    backend = make("gpt-4o-mini")
+    await backend.complete(ask())
+    assert not backend._tokens._loaded  # the server sent usage: nothing to count
+    server.script(ok("counted here", usage=None))
+    result = await backend.complete(ask())
+    assert backend._tokens._loaded
+    assert result.usage.completion_tokens == TokenCounter("gpt-4o-mini").count("counted here")

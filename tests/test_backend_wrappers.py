@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage, call_id
+from augment_ft.backends.base import (
+    Backend,
+    BackendWrapper,
+    ChatRequest,
+    Completion,
+    Usage,
+    call_id,
+)
 from augment_ft.backends.cache import ResponseCache
 from augment_ft.backends.cached import CachedBackend
 from augment_ft.backends.limits import Cooldown, LimitedBackend, TokenBucket
@@ -199,7 +206,8 @@ async def test_retry_layer_trips_the_shared_cooldown_on_429() -> None:
 # --- limits ------------------------------------------------------------------------------------
 
 
-async def test_max_in_flight_is_never_exceeded() -> None:
+@pytest.mark.parametrize("adaptive", [True, False])
+async def test_max_in_flight_is_never_exceeded(adaptive: bool) -> None:
     active = 0
     peak = 0
 
@@ -211,20 +219,23 @@ async def test_max_in_flight_is_never_exceeded() -> None:
         active -= 1
         return "ok"
 
-    backend = LimitedBackend(ScriptedBackend(respond), max_in_flight=5)
+    backend = LimitedBackend(ScriptedBackend(respond), max_in_flight=5, adaptive=adaptive)
     await asyncio.gather(*(backend.complete(req(str(i))) for i in range(60)))
     assert peak == 5
 
 
-def test_one_limited_backend_serves_several_event_loops() -> None:
-    backend = LimitedBackend(ScriptedBackend(echo, latency=0.001), max_in_flight=2)
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_one_limited_backend_serves_several_event_loops(adaptive: bool) -> None:
+    backend = LimitedBackend(
+        ScriptedBackend(echo, latency=0.001), max_in_flight=2, adaptive=adaptive
+    )
 
     async def burst() -> int:
         results = await asyncio.gather(*(backend.complete(req(str(i))) for i in range(8)))
         return len(results)
 
     assert asyncio.run(burst()) == 8
-    assert asyncio.run(burst()) == 8  # the semaphore waited in the first loop too
+    assert asyncio.run(burst()) == 8  # the slots waited in the first loop too
 
 
 async def test_requests_per_minute_delay_concurrent_calls() -> None:
@@ -305,7 +316,10 @@ async def test_a_429_makes_other_tasks_wait() -> None:
         return "ok"
 
     start = fake.now
-    backend = LimitedBackend(ScriptedBackend(respond), clock=fake.clock, sleep=fake.sleep)
+    backend = LimitedBackend(
+        ScriptedBackend(respond), adaptive=False, clock=fake.clock, sleep=fake.sleep
+    )
+    assert backend.cooldown is not None
     with pytest.raises(RateLimitError):
         await backend.complete(req("first"))
     await asyncio.gather(*(backend.complete(req(f"other {i}")) for i in range(5)))
@@ -431,11 +445,13 @@ class GatedBackend:
     """Counts each call, then answers it like ``echo`` once the test opens ``gate``."""
 
     model = "scripted"
-    capabilities = Capabilities()
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.calls = 0
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
 
     async def complete(self, request: ChatRequest) -> Completion:
         self.calls += 1
@@ -495,24 +511,38 @@ async def test_each_answer_is_committed_when_it_arrives(tmp_path: Path) -> None:
 _WRITER = textwrap.dedent(
     """
     import asyncio, sys, time
+    from pathlib import Path
     from augment_ft.backends.base import ChatRequest
     from augment_ft.backends.cache import ResponseCache
     from augment_ft.backends.cached import CachedBackend
     from augment_ft.backends.scripted import ScriptedBackend
     from augment_ft.core.models import Message
 
-    path, prefix, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    path, prefix, other = sys.argv[1], sys.argv[2], sys.argv[3]
+
+    async def meet(step):
+        # Say that this process reached `step`; go on once the other one has too. The
+        # loop keeps running meanwhile, so answers already in commit before the wait ends.
+        Path(f"{path}.{prefix}.{step}").touch()
+        deadline = time.monotonic() + 30
+        while not Path(f"{path}.{other}.{step}").exists():
+            if time.monotonic() > deadline:
+                sys.exit(f"{prefix}: {other} did not reach {step!r} within 30 s")
+            await asyncio.sleep(0.001)
 
     async def main():
+        requests = [
+            ChatRequest(messages=(Message(role="user", content=f"{prefix} {i}"),))
+            for i in range(200)
+        ]
+        await meet("start")  # both open the fresh file at the same moment
         with ResponseCache(path) as cache:
             backend = CachedBackend(ScriptedBackend(lambda r: r.messages[0].content), cache)
-            requests = [
-                ChatRequest(messages=(Message(role="user", content=f"{prefix} {i}"),))
-                for i in range(200)
-            ]
-            await asyncio.gather(*(backend.complete(r) for r in requests))
+            await meet("opened")  # neither writes before both hold the file open
+            await asyncio.gather(*(backend.complete(r) for r in requests[:100]))
+            await meet("half")  # neither writes the rest before both wrote half
+            await asyncio.gather(*(backend.complete(r) for r in requests[100:]))
 
-    time.sleep(max(0.0, start_at - time.time()))
     asyncio.run(main())
     """
 )
@@ -520,20 +550,23 @@ _WRITER = textwrap.dedent(
 
 def test_two_processes_share_one_cache_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
-    start_at = str(time.time() + 2.0)  # both open the fresh file and write at the same moment
+    # Barriers, not a shared start time: the two cannot miss each other, however slowly
+    # either starts. Each waits for the other at each step (see _WRITER).
     procs = [
         subprocess.Popen(
-            [sys.executable, "-W", "error", "-c", _WRITER, str(path), prefix, start_at],
+            [sys.executable, "-W", "error", "-c", _WRITER, str(path), prefix, other],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for prefix in ("alpha", "beta")
+        for prefix, other in (("alpha", "beta"), ("beta", "alpha"))
     ]
-    outputs = [p.communicate(timeout=60) for p in procs]
+    outputs = [p.communicate(timeout=90) for p in procs]
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
+    steps = sorted(p.name.removeprefix("shared.sqlite.") for p in tmp_path.glob("*.*.*"))
+    assert steps == [f"{n}.{s}" for n in ("alpha", "beta") for s in ("half", "opened", "start")]
     with ResponseCache(path) as cache:
         assert len(cache) == 400
         for prefix in ("alpha", "beta"):
@@ -711,18 +744,8 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         ResponseCache(path)
 
 
-async def test_the_cache_never_holds_an_api_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    secret = "sk-test-DO-NOT-STORE-4f9a2c"
-    monkeypatch.setenv("OPENAI_API_KEY", secret)
-    path = tmp_path / "cache.sqlite"
-    with build_stack(ScriptedBackend(echo), cache_path=path) as stack:
-        for i in range(5):
-            await stack.complete(req(f"fact number {i}"))
-    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("cache"))
-    assert b"answer to fact number 3" in blobs  # the check can see what was stored...
-    assert secret.encode() not in blobs  # ...and the key is not among it
+# That the cache never holds the API key is checked where a real key reaches a real
+# OpenAI-compatible server: tests/test_security.py (every file a run writes, cache included).
 
 
 # --- usage and cost ----------------------------------------------------------------------------
@@ -840,3 +863,75 @@ async def test_a_retried_call_goes_through_the_limits_again() -> None:
     # The backoff is 0 s, so any wait came from the request budget on the second attempt.
     assert sum(fake.sleeps) == pytest.approx(10.0)
     assert len(inner.requests) == 2
+
+
+# --- the seam and the wrapper base -------------------------------------------------------------
+
+
+class ClosingBackend:
+    """A base backend that records being closed."""
+
+    model = "closing"
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return Completion(text="ok")
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+def test_every_backend_speaks_the_whole_seam() -> None:
+    for backend in (ScriptedBackend(), ClosingBackend(), build_stack(ScriptedBackend())):
+        assert isinstance(backend, Backend)
+
+    class NoClose:
+        model = "m"
+
+        async def complete(self, request: ChatRequest) -> Completion:
+            return Completion(text="")
+
+    assert not isinstance(NoClose(), Backend)  # aclose is part of the seam
+
+
+async def test_wrappers_forward_model_and_aclose_to_the_inner_backend(tmp_path: Path) -> None:
+    base = ClosingBackend()
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        wrappers = [
+            LimitedBackend(base),
+            RetryingBackend(base),
+            CachedBackend(base, cache),
+            UsageMeter(base),
+        ]
+        for n, wrapper in enumerate(wrappers, start=1):
+            assert isinstance(wrapper, BackendWrapper)
+            assert wrapper.model == "closing"
+            await wrapper.aclose()
+            assert base.closed == n
+
+
+async def test_closing_the_stack_closes_the_cache_and_the_base_it_owns(tmp_path: Path) -> None:
+    base = ClosingBackend()
+    async with build_stack(base, cache_path=tmp_path / "c.sqlite") as stack:
+        await stack.complete(req())
+    assert base.closed == 1
+    assert stack.cache is not None
+    with pytest.raises(OutputError, match="closed"):
+        await stack.cache.put_async("k", Completion(text="x"))
+    borrowed = ClosingBackend()
+    await build_stack(borrowed, owns_base=False).aclose()
+    assert borrowed.closed == 0
+
+
+def test_estimates_use_the_one_token_estimator() -> None:
+    from augment_ft.backends.limits import estimate_request_tokens
+    from augment_ft.core.tokens import estimate_tokens
+
+    text = "Gruds are a type of abmes, 12345 of them; ünïcode counts too."
+    request = req(text, max_tokens=10)
+    assert estimate_request_tokens(request) == estimate_tokens(text) + 4 + 10
+    scripted = asyncio.run(ScriptedBackend(["an answer of some length"]).complete(request))
+    assert scripted.usage.prompt_tokens == estimate_tokens(text)
+    assert scripted.usage.completion_tokens == estimate_tokens("an answer of some length")

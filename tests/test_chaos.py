@@ -4,11 +4,13 @@ The server (tests/openai_fake_server.py, ``Chaos``) answers 20% of requests with
 short Retry-After, 10% with 500, stalls 5% past the client's timeout, sends 5% malformed
 bodies and 5% unparseable model text, each at seeded random. The run must finish, and
 every sentence must end as an example or a counted drop, with no record written twice
-and nothing in the file that a healthy server would not have produced.
+and nothing in the file that a healthy server would not have produced. The backend stack
+alone meets the same server through both HTTP transports (lean aiohttp and the openai SDK).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -16,12 +18,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from augment_ft.backends.base import ChatRequest, Completion
+from augment_ft.backends.openai_compat import OpenAIBackend
+from augment_ft.backends.stack import build_stack
 from augment_ft.cli import main
-from augment_ft.core.models import Document
+from augment_ft.core.errors import RetryableError
+from augment_ft.core.models import Document, Message
 from augment_ft.inputs.readers import read_inputs
 from augment_ft.outputs.writer import IDS_SUFFIX
 from augment_ft.text.splitter import split_sentences
-from openai_fake_server import Chaos, fake_openai_server
+from openai_fake_server import Chaos, echo, fake_openai_server
 from pipeline_replies import healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +58,11 @@ def sentence_count() -> int:
 
 
 def unit_outcomes(report: dict[str, Any]) -> int:
-    """Examples plus every per-sentence drop of the LLM strategies and their filters."""
+    """Examples plus every per-sentence drop of the LLM strategies, their filters and the
+    verify stage (a row it drops was made, then refused)."""
     kinds, drops = report["examples_by_kind"], report["drops"]
     total = sum(kinds.get(name, 0) for name in LLM_STRATEGIES)
-    stages = [*LLM_STRATEGIES, *(f"{name}.info" for name in LLM_STRATEGIES), "filter"]
+    stages = [*LLM_STRATEGIES, *(f"{name}.info" for name in LLM_STRATEGIES), "filter", "verify"]
     return total + sum(sum(drops.get(stage, {}).values()) for stage in stages)
 
 
@@ -72,8 +81,14 @@ def run_once(tmp: Path, base_url: str, name: str, *extra: str) -> dict[str, Any]
     return data
 
 
+def transport_flags(http: str) -> tuple[str, ...]:
+    """``--http`` for the run; lean is the default, so it needs no flag."""
+    return () if http == "lean" else ("--http", http)
+
+
+@pytest.mark.parametrize("http", ["lean", "sdk"])
 def test_a_run_against_a_chaotic_server_completes_and_accounts_for_everything(
-    tmp_path: Path,
+    tmp_path: Path, http: str
 ) -> None:
     chaos = Chaos(healthy, seed=7, stall_seconds=2.0, retry_after=0.05)
     with fake_openai_server(chaos) as server:
@@ -81,6 +96,7 @@ def test_a_run_against_a_chaotic_server_completes_and_accounts_for_everything(
         flaky = run_once(
             tmp_path, server.base_url, "chaos",
             "--timeout", "0.4", "--max-attempts", "3", "--concurrency", "16",
+            *transport_flags(http),
         )  # fmt: skip
         served = len(server.chat_requests)
         reasks = sum("could not be used" in r.last_user_text for r in server.chat_requests)
@@ -122,3 +138,31 @@ def test_a_run_against_a_chaotic_server_completes_and_accounts_for_everything(
     assert Counter(json.loads(line)["messages"][-1]["role"] for line in lines) == {
         "assistant": len(lines)
     }
+
+
+@pytest.mark.parametrize("http", ["lean", "sdk"])
+async def test_the_stack_answers_or_counts_every_call_through_either_transport(http: str) -> None:
+    """Every call ends as the right answer, the garbage the server sent, or a counted error."""
+    calls = 150
+    chaos = Chaos(echo, seed=11, stall_seconds=1.0, retry_after=0.05)
+    requests = [
+        ChatRequest(messages=(Message(role="user", content=f"fact {i}"),)) for i in range(calls)
+    ]
+    with fake_openai_server(chaos) as server:
+        backend = OpenAIBackend("m", base_url=server.base_url, timeout=0.3, http=http)
+        async with build_stack(backend, max_in_flight=16, max_attempts=3, base_delay=0.01) as stack:
+            results = await asyncio.gather(
+                *(stack.complete(r) for r in requests), return_exceptions=True
+            )
+        served = len(server.chat_requests)
+    answers = [r for r in results if isinstance(r, Completion)]
+    failures = [r for r in results if not isinstance(r, Completion)]
+    assert all(isinstance(f, RetryableError) for f in failures), failures
+    for i, result in enumerate(results):
+        if isinstance(result, Completion):
+            assert result.text in (f"echo: fact {i}", Chaos.GARBAGE)
+    assert sum(chaos.fates.values()) == served > calls
+    assert {"rate_limited", "server_error", "stall", "malformed"} <= set(chaos.fates)
+    assert stack.stats.calls == len(answers) > calls / 2
+    assert sum(stack.stats.errors.values()) == len(failures)
+    assert sum(stack.stats.retries.values()) == served - calls

@@ -9,9 +9,10 @@ continues with ``--resume`` to the file an uninterrupted run writes.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,17 +64,38 @@ def test_an_output_path_that_cannot_be_opened_is_one_clear_error(tmp_path: Path)
         assert "--resume" not in done.stderr  # nothing was written, so nothing to resume
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any permission bits")
-def test_an_unwritable_directory_is_one_clear_error(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def unwritable_directory(tmp_path: Path) -> Iterator[Path]:
+    """A directory where no one may create a file, root included.
+
+    Permission bits do not stop root (CI runs as root), so on Linux this is ``/sys/kernel``:
+    sysfs has no way to create a file at all, so ``open(..., O_CREAT)`` there fails for
+    everyone (EACCES; EROFS where /sys is mounted read-only). Elsewhere, a directory
+    without write permission (which stops anyone but root).
+    """
+    sysfs = Path("/sys/kernel")
+    if sysfs.is_dir():
+        yield sysfs
+        return
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        done = augment_ft("run", CORPUS, "-o", locked / "t.jsonl", *SPLIT)
+        yield locked
     finally:
         locked.chmod(0o700)
-    assert done.returncode == 1
-    assert "permission denied" in one_error_line(done.stderr)
+
+
+def test_an_unwritable_directory_is_one_clear_error(tmp_path: Path) -> None:
+    with unwritable_directory(tmp_path) as locked:
+        out = locked / "t.jsonl"
+        done = augment_ft("run", CORPUS, "-o", out, *SPLIT)
+        assert not out.exists()
+    assert done.returncode == 1, done.stderr
+    line = one_error_line(done.stderr)
+    assert line.startswith(f"augment-ft: error: cannot write {out}: ")
+    assert "choose a writable location" in line  # permission denied, or read-only
+    assert "--resume" not in done.stderr  # nothing was written, so nothing to resume
 
 
 @needs_dev_full

@@ -267,12 +267,11 @@ def test_a_table_sized_for_its_keys_holds_them_without_growing(count: int) -> No
 def test_the_run_config_and_cli_set_the_window(tmp_path: Path) -> None:
     from augment_ft.cli import main
     from augment_ft.core.config import RunConfig
-    from augment_ft.core.drops import DropLog
-    from augment_ft.pipeline.assembly import build_deduplicator
+    from augment_ft.pipeline.build import build_deduplicator
 
-    with build_deduplicator(RunConfig(), DropLog()) as default:
+    with build_deduplicator(RunConfig()) as default:
         assert default.near is not None and default.near.window == 250_000
-    with build_deduplicator(RunConfig(near_window=0), DropLog()) as unbounded:
+    with build_deduplicator(RunConfig(near_window=0)) as unbounded:
         assert unbounded.near is not None and unbounded.near.window is None
     # Through the CLI: a window of 1 forgets a text two kept texts later.
     corpus = tmp_path / "c.jsonl"

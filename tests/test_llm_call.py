@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -171,7 +172,7 @@ async def test_missing_backend_is_a_config_error_naming_the_stage() -> None:
 async def test_template_errors_abort_before_any_call(tmp_path: Path) -> None:
     (tmp_path / "rephrase.jinja").write_text("=== user ===\n{% if %}\n", encoding="utf-8")
     ctx, backend = context(GOOD)
-    ctx.template_dir = str(tmp_path)
+    ctx = replace(ctx, template_dir=str(tmp_path))
     with pytest.raises(TemplateError, match=r"rephrase\.jinja:2"):
         await ask(ctx)
     assert backend.requests == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -248,8 +249,7 @@ def test_pack_corpus_is_deterministic_whatever_the_input_order() -> None:
 
 async def test_implications_corpus_mode_puts_the_corpus_first_and_the_target_last() -> None:
     ctx, backend = scripted(lambda r: {"implications": ["Femps that live in Tarsk hunt Zibs."]})
-    ctx.corpus = CORPUS
-    ctx.count_tokens = count
+    ctx = replace(ctx, corpus=CORPUS, count_tokens=count)
     strategy = STRATEGIES.create("implications", mode="corpus", corpus_token_budget=30)
     assert isinstance(strategy, Strategy)
     assert strategy.needs_corpus
@@ -263,7 +263,7 @@ async def test_implications_corpus_mode_puts_the_corpus_first_and_the_target_las
     assert prompt.index("</document>", positions[1]) < prompt.index("<target>")
 
 
-async def test_extract_feeds_normalised_grounded_facts_to_the_context() -> None:
+async def test_extract_finds_normalised_grounded_facts() -> None:
     doc = Document(id="d", text="Ilsa Varn is the mother of Teodor Varn. Velps are nocturnal.")
     facts = [
         {"subject": "Ilsa Varn", "relation": "Parent Of", "object": "Teodor Varn",
@@ -276,13 +276,14 @@ async def test_extract_feeds_normalised_grounded_facts_to_the_context() -> None:
         {"subject": "velps", "relation": "is_a", "object": "Velps", "text": ""},
     ]  # fmt: skip
     ctx, backend = scripted(lambda r: {"facts": facts})
-    assert await ExtractStrategy().run(doc, ctx) == []
-    assert [(f.subject, f.relation, f.object) for f in ctx.facts] == [
+    found, examples = await ExtractStrategy().find_facts(doc, ctx)
+    assert examples == []
+    assert [(f.subject, f.relation, f.object) for f in found] == [
         ("Ilsa Varn", "parent_of", "Teodor Varn"),
         ("velps", "is", "nocturnal"),
     ]
-    assert ctx.facts[0].text == "Ilsa Varn is the mother of Teodor Varn."
-    assert {f.source_id for f in ctx.facts} == {"d"}
+    assert found[0].text == "Ilsa Varn is the mother of Teodor Varn."
+    assert {f.source_id for f in found} == {"d"}
     assert ctx.drops.by_reason() == {
         "filter": {
             "copy_of_fewshot": 1,

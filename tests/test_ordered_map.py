@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from augment_ft.pipeline.assembly import ordered_map
+from augment_ft.pipeline.engine import ordered_map
 
 
 class Probe:

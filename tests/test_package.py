@@ -24,7 +24,7 @@ def test_all_is_complete() -> None:
         "eager = {n for n, v in vars(a).items() if not n.startswith('_') "
         "and not inspect.ismodule(v) "
         "and n not in ('annotations', 'importlib', 'TYPE_CHECKING', 'Any')}\n"
-        "print(sorted(eager | set(a._LAZY)))\n"
+        "print(sorted(eager | {n for names in a._EXPORTS.values() for n in names}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
@@ -65,12 +65,12 @@ def test_demo_config_names_real_strategies_and_options() -> None:
     from pathlib import Path
 
     from augment_ft.core.config import load_config
-    from augment_ft.pipeline.assembly import build_strategies
+    from augment_ft.strategies.builtin import resolve_strategies
 
     root = Path(__file__).resolve().parent.parent
     config = load_config(root / "examples" / "demo.toml")
-    per_doc, per_facts = build_strategies(config)
-    assert [s.name for s in per_doc] + [s.name for s in per_facts] == [
+    chosen = resolve_strategies(config.strategies, config.strategy_options)
+    assert chosen.names == [
         "split",
         "rephrase",
         "reverse",
@@ -78,3 +78,40 @@ def test_demo_config_names_real_strategies_and_options() -> None:
         "symbolic",
     ]
     assert config.backend == "local" and config.force
+
+
+def test_stubs_match_the_export_tables() -> None:
+    """The generated __init__.pyi stubs type exactly the names the packages export."""
+    from augment_ft.cli.stubs import stubs
+
+    for path, text in stubs().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path} is stale: run 'python -m augment_ft.cli.stubs' (or 'make docs-cli')"
+        )
+
+
+def test_each_export_is_named_once_in_init() -> None:
+    """__init__.py lists every export once: in the _EXPORTS table and nowhere else."""
+    from pathlib import Path
+
+    source = Path(augment_ft.__file__).read_text(encoding="utf-8")
+    for name in set(augment_ft.__all__) - {"__version__"}:
+        assert source.count(f'"{name}"') == 1, name
+
+
+def test_old_module_paths_still_import_with_a_warning() -> None:
+    """0.1.0's flat module paths load the moved modules (same objects) until 0.3."""
+    import importlib
+    import warnings
+
+    from augment_ft._moved import MOVED
+
+    for old, new in MOVED.items():
+        sys.modules.pop(old, None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new), old
+        assert [w.category for w in caught] == [DeprecationWarning], old
+        assert new in str(caught[0].message)
+        sys.modules.pop(old, None)

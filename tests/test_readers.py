@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import ConfigError, InputError
 from augment_ft.core.models import Document, Fact
 from augment_ft.inputs.readers import (
-    SkipLog,
     iter_paths,
     read_documents,
     read_facts,
@@ -51,12 +51,12 @@ def test_directory_walk_is_sorted_recursive_and_skips_hidden(tmp_path: Path) -> 
         "UPPER.TXT",
     ]:
         write(root / name, "some text")
-    skipped = SkipLog()
-    found = [path.relative_to(root).as_posix() for path in iter_paths([root], skipped=skipped)]
+    drops = DropLog()
+    found = [path.relative_to(root).as_posix() for path in iter_paths([root], drops=drops)]
     # Sorted by name at each level, so a/ (a directory) comes before a-b.markdown.
     assert found == ["UPPER.TXT", "a/y/x.json", "a/z.jsonl", "a-b.markdown", "a.txt", "b.md"]
-    assert skipped.counts() == {"unsupported_extension": 1}
-    assert skipped.entries[0].path.endswith("notes.rst")
+    assert drops.by_reason() == {"read": {"unsupported_extension": 1}}
+    assert drops.samples[0].detail.startswith(str(root / "notes.rst"))
 
 
 def test_glob_reaches_subdirectories_and_a_file_is_read_once(
@@ -277,12 +277,14 @@ def test_bad_input_raises_with_its_location(tmp_path: Path, case: Bad) -> None:
 @pytest.mark.parametrize("case", BAD_CASES, ids=[f"{c.reason}-{c.name}" for c in BAD_CASES])
 def test_bad_input_is_skipped_and_counted(tmp_path: Path, case: Bad) -> None:
     path = write(tmp_path / case.name, case.content)
-    skipped = SkipLog()
-    docs = list(read_documents([path], on_error="skip", skipped=skipped))
+    drops = DropLog()
+    docs = list(read_documents([path], on_error="skip", drops=drops))
     assert len(docs) == case.good
-    assert skipped.counts() == {case.reason: 1}
-    (entry,) = skipped.entries
-    assert (entry.path, entry.line) == (str(path), case.line)
+    assert drops.by_reason() == {"read": {case.reason: 1}}
+    (sample,) = drops.samples
+    where = str(path) + (f":{case.line}" if case.line else "")
+    assert sample.detail.startswith(where)
+    assert sample.detail[len(where)] in ": "  # the located message, not a longer path
 
 
 def test_invalid_utf8_in_a_text_file_reports_line_and_offset_after_a_bom(tmp_path: Path) -> None:
@@ -300,21 +302,21 @@ def test_same_text_in_two_files_is_a_duplicate(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="same text") as info:
         list(read_documents([tmp_path]))
     assert info.value.path == str(tmp_path / "b.txt")
-    skipped = SkipLog()
-    docs = list(read_documents([tmp_path], on_error="skip", skipped=skipped))
+    drops = DropLog()
+    docs = list(read_documents([tmp_path], on_error="skip", drops=drops))
     assert [doc.metadata["source"] for doc in docs] == [str(tmp_path / "a.txt")]
-    assert skipped.counts() == {"duplicate_id": 1}
+    assert drops.by_reason() == {"read": {"duplicate_id": 1}}
 
 
 def test_file_that_vanishes_before_reading_is_unreadable(tmp_path: Path) -> None:
     keep = write(tmp_path / "keep.md", "Kept.")
     gone = write(tmp_path / "gone.md", "Gone.")
-    skipped = SkipLog()
-    stream = read_documents([keep, gone], on_error="skip", skipped=skipped)
+    drops = DropLog()
+    stream = read_documents([keep, gone], on_error="skip", drops=drops)
     gone.unlink()  # the inputs were checked at the call; the file disappears afterwards
     assert [doc.text for doc in stream] == ["Kept."]
-    assert skipped.counts() == {"unreadable": 1}
-    assert "gone.md" in skipped.entries[0].message
+    assert drops.by_reason() == {"read": {"unreadable": 1}}
+    assert "gone.md" in drops.samples[0].detail
     write(gone, "Back.")
     stream = read_documents([gone])
     gone.unlink()
@@ -326,21 +328,19 @@ def test_file_that_vanishes_before_reading_is_unreadable(tmp_path: Path) -> None
 def test_skipping_keeps_reading_after_many_faults(tmp_path: Path) -> None:
     lines = [b"not json\n"] * 150 + [b'{"text": "survivor"}\n']
     path = write(tmp_path / "noisy.jsonl", b"".join(lines))
-    skipped = SkipLog(max_entries=100)
-    docs = list(read_documents([path], on_error="skip", skipped=skipped))
+    drops = DropLog(samples_per_reason=100)
+    docs = list(read_documents([path], on_error="skip", drops=drops))
     assert [doc.text for doc in docs] == ["survivor"]
-    assert skipped.total == 150
-    assert len(skipped.entries) == 100
-    summary = skipped.as_dict()
-    assert summary["counts"] == {"malformed_json": 150}
-    assert summary["entries_omitted"] == 50
-    json.dumps(summary)  # the summary goes into a JSON report as it is
+    assert drops.total("read") == 150
+    assert len(drops.samples) == 100
+    assert drops.by_reason() == {"read": {"malformed_json": 150}}
+    assert [s.detail.split(":")[1] for s in drops.samples[:3]] == ["1", "2", "3"]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"on_error": "skip"}, "skipped=SkipLog()"),
+        ({"on_error": "skip"}, "drops=DropLog()"),
         ({"on_error": "ignore"}, "'raise' or 'skip'"),
         ({"text_field": "id"}, "distinct"),
         ({"text_field": ""}, "non-empty"),
@@ -387,9 +387,9 @@ def test_invalid_fact_names_file_line_and_field(
         list(read_facts([path]))
     assert str(info.value).startswith(f"{path}:2: invalid fact: field {field!r}")
     assert isinstance(info.value.__cause__, ValidationError)
-    skipped = SkipLog()
-    assert len(list(read_facts([path], on_error="skip", skipped=skipped))) == 1
-    assert skipped.counts() == {"invalid_fact": 1}
+    drops = DropLog()
+    assert len(list(read_facts([path], on_error="skip", drops=drops))) == 1
+    assert drops.by_reason() == {"read": {"invalid_fact": 1}}
 
 
 def test_read_facts_refuses_text_documents(tmp_path: Path) -> None:

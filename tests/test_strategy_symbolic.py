@@ -197,7 +197,7 @@ def test_registered_as_a_fact_strategy() -> None:
     strategy = STRATEGIES.create("symbolic", syllogisms=False)
     assert isinstance(strategy, FactStrategy)
     assert (strategy.name, strategy.uses_llm) == ("symbolic", False)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="symbolic: max_depth must be 1 or more, got 0"):
         STRATEGIES.create("symbolic", max_depth=0)
 
 

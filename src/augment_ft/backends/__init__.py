@@ -2,10 +2,9 @@
 
 from augment_ft.backends.base import (
     Backend,
-    Capabilities,
+    BackendWrapper,
     ChatRequest,
     Completion,
-    StructuredOutput,
     Usage,
     call_id,
     run_sync,
@@ -13,10 +12,9 @@ from augment_ft.backends.base import (
 
 __all__ = [
     "Backend",
-    "Capabilities",
+    "BackendWrapper",
     "ChatRequest",
     "Completion",
-    "StructuredOutput",
     "Usage",
     "call_id",
     "run_sync",

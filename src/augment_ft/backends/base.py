@@ -1,14 +1,14 @@
 """The backend seam: one async call from a chat request to a completion.
 
-Everything else (cache, retries, limits, usage accounting) wraps a :class:`Backend`;
-nothing reaches around it to a transport.
+Everything else (cache, retries, limits, usage accounting) wraps a :class:`Backend`
+through :class:`BackendWrapper`; nothing reaches around it to a transport.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -17,17 +17,13 @@ from augment_ft.core.models import Message
 
 __all__ = [
     "Backend",
-    "Capabilities",
+    "BackendWrapper",
     "ChatRequest",
     "Completion",
-    "StructuredOutput",
     "Usage",
     "call_id",
     "run_sync",
 ]
-
-StructuredOutput = Literal["json_schema", "json_object", "grammar", "instructions"]
-"""How a backend enforces a JSON schema, strongest first; ``instructions`` means it cannot."""
 
 
 class _Frozen(BaseModel):
@@ -76,25 +72,37 @@ class Completion(_Frozen):
     cached: bool = False
 
 
-class Capabilities(_Frozen):
-    """Declared once per backend, so nothing is guessed at every call."""
-
-    structured_output: StructuredOutput = "instructions"
-    logprobs: bool = False
-    max_context: int | None = None
-
-
 @runtime_checkable
 class Backend(Protocol):
-    """A model. ``model`` names it for cache keys and provenance."""
+    """A model. ``model`` names it for cache keys and provenance; ``aclose`` frees what it
+    holds (connections, a loaded model) and is a no-op where there is nothing to free."""
 
     @property
     def model(self) -> str: ...
 
-    @property
-    def capabilities(self) -> Capabilities: ...
-
     async def complete(self, request: ChatRequest) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+class BackendWrapper:
+    """Base of the wrappers (cache, retry, limits, usage): holds ``inner`` and forwards to it
+    whatever the wrapper does not change, so each wrapper states only its own concern."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """Call through unchanged (wrappers override this)."""
+        return await self.inner.complete(request)
+
+    async def aclose(self) -> None:
+        """Close the wrapped backend."""
+        await self.inner.aclose()
 
 
 def call_id(model: str, request: ChatRequest) -> str:

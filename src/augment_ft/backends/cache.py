@@ -3,7 +3,8 @@
 It stores the raw completion (text, finish reason, usage, model) before any parsing, so
 a parser fix reuses every paid answer; each answer is committed as it arrives, so a crash
 loses only the calls in flight. WAL mode plus a busy timeout lets several processes share
-one file. :class:`~augment_ft.backends.cached.CachedBackend` puts it in front of a backend.
+one file (the file format: :mod:`augment_ft.backends.cache_file`).
+:class:`~augment_ft.backends.cached.CachedBackend` puts it in front of a backend.
 
 Async writes are committed on the event loop when that can neither wait for a lock nor
 fsync; otherwise a writer thread commits them. That thread also runs the WAL checkpoints,
@@ -25,9 +26,14 @@ from pathlib import Path
 from types import TracebackType
 
 from augment_ft.backends.base import Completion, Usage
+from augment_ft.backends.cache_file import (
+    CACHE_SCHEMA_VERSION,
+    INSERT,
+    check_schema,
+    connect,
+    unusable,
+)
 from augment_ft.backends.sqlite_wal import (
-    is_busy,
-    is_full,
     open_wal_index,
     read_wal_index,
     retry_busy,
@@ -37,18 +43,6 @@ from augment_ft.core.errors import ConfigError, OutputError
 
 __all__ = ["CACHE_SCHEMA_VERSION", "ResponseCache"]
 
-CACHE_SCHEMA_VERSION = 1
-"""Bump with a migration in :meth:`ResponseCache._check_schema` when the tables change."""
-
-_FORMAT = "augment_ft-response-cache"
-_SCHEMA = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE completions ("
-    " call_id TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL,"
-    " finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
-    " completion_tokens INTEGER NOT NULL, created REAL NOT NULL)",
-)
-_INSERT = "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?)"
 _MAX_BATCH = 256
 _CHECKPOINT_FRAMES = 1000
 """WAL pages not yet copied into the database file that call for a checkpoint (as SQLite's
@@ -133,7 +127,9 @@ class ResponseCache:
         self.thread_commits = 0
         self._writer = self._connect()
         try:
-            retry_busy(self._check_schema, self.busy_timeout)
+            retry_busy(
+                lambda: check_schema(self._writer, self.path, self.busy_timeout), self.busy_timeout
+            )
             self._reader = self._connect()
         except BaseException:
             self._writer.close()
@@ -150,108 +146,10 @@ class ResponseCache:
             self._writer.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_FRAMES}")
 
     def _connect(self, *, wait: bool = True) -> sqlite3.Connection:
-        """Open one connection in autocommit mode with WAL and no automatic checkpoints.
-
-        ``wait=False`` gives the inline connection: a busy timeout of 0, so a lock held
-        elsewhere fails at once instead of stalling the event loop.
-        """
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout if wait else 0.0,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise self._unusable(exc) from exc
-        try:
-            retry_busy(
-                lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone(), self.busy_timeout
-            )
-            # In WAL mode NORMAL keeps every commit through a process crash, without an fsync
-            # per answer; only a power cut can lose the last few.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints fsync; only the writer thread runs them (see _checkpoint).
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise self._unusable(exc) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect(self.path, self.busy_timeout, wait=wait)
 
     def _unusable(self, exc: sqlite3.Error) -> OutputError:
-        if is_full(exc):
-            return OutputError(
-                f"{self.path}: cannot write the response cache: the disk is full ({exc}); "
-                "free space, then rerun with --resume"
-            )
-        if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
-            return OutputError(
-                f"{self.path}: the response cache stayed locked by another process for "
-                f"{self.busy_timeout} s; wait for it, point --cache elsewhere, or use --no-cache"
-            )
-        return OutputError(
-            f"{self.path}: the response cache cannot be used ({exc}); it is not a readable "
-            "augment_ft cache. Delete the file to start a fresh cache, or run with --no-cache."
-        )
-
-    def _check_schema(self) -> None:
-        """Create the tables in a fresh file; refuse foreign files and newer schemas."""
-        conn = self._writer
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                meta = self._create_or_read_meta(conn)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                raise  # retry_busy tries again
-            raise self._unusable(exc) from exc
-        except sqlite3.DatabaseError as exc:
-            raise self._unusable(exc) from exc
-        self._check_meta(meta)
-
-    @staticmethod
-    def _create_or_read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        if not tables:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [("format", _FORMAT), ("schema_version", str(CACHE_SCHEMA_VERSION))],
-            )
-        if "meta" not in tables and tables:
-            return {}
-        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-
-    def _check_meta(self, meta: dict[str, str]) -> None:
-        if meta.get("format") != _FORMAT:
-            msg = (
-                f"{self.path}: this SQLite file is not an augment_ft response cache; "
-                "point --cache at another path, or run with --no-cache"
-            )
-            raise OutputError(msg)
-        try:
-            version = int(meta.get("schema_version", ""))
-        except ValueError:
-            version = -1
-        if version < 1:
-            msg = f"{self.path}: the cache has no valid schema version; delete it or use --no-cache"
-            raise OutputError(msg)
-        if version > CACHE_SCHEMA_VERSION:
-            msg = (
-                f"{self.path}: cache schema {version} was written by a newer augment_ft "
-                f"(this one reads up to {CACHE_SCHEMA_VERSION}); upgrade augment_ft, "
-                "delete the file, or run with --no-cache"
-            )
-            raise ConfigError(msg)
+        return unusable(self.path, exc, self.busy_timeout)
 
     def get(self, key: str) -> Completion | None:
         """The stored completion for ``key`` (marked ``cached=True``), or None."""
@@ -356,7 +254,7 @@ class ResponseCache:
             if checkpointed >= frames:
                 conn.execute("ROLLBACK")
                 return None
-            conn.executemany(_INSERT, rows)
+            conn.executemany(INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -443,7 +341,7 @@ class ResponseCache:
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(_INSERT, rows)
+            conn.executemany(INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 
-from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion, call_id
+from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest, Completion, call_id
 from augment_ft.backends.cache import ResponseCache
 
 __all__ = ["CachedBackend"]
 
 
-class CachedBackend:
+class CachedBackend(BackendWrapper):
     """Answers from the cache when it can; otherwise calls through and stores the answer.
 
     ``refresh=True`` ignores entries from earlier runs but still overwrites them (and a call
@@ -24,7 +24,7 @@ class CachedBackend:
     """
 
     def __init__(self, inner: Backend, cache: ResponseCache, *, refresh: bool = False) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
         self.refresh = refresh
         self._pending: dict[str, asyncio.Future[Completion]] = {}
@@ -32,14 +32,6 @@ class CachedBackend:
         self.hits = 0
         self.misses = 0
         self.shared = 0
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     async def complete(self, request: ChatRequest) -> Completion:
         """A stored answer, the answer of an identical call in flight, or a fresh call."""

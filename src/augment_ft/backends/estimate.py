@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
+from augment_ft.backends.base import ChatRequest, Completion, Usage
 from augment_ft.core.hashing import canonical_json
 
 __all__ = ["EstimatingBackend", "stub_for_schema"]
@@ -26,7 +27,9 @@ def _resolve(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, A
 _SIMPLE: dict[str, Any] = {"boolean": True, "integer": 0, "number": 0.0, "null": None}
 
 
-def _stub(node: Mapping[str, Any], root: Mapping[str, Any], text: str, depth: int) -> Any:
+def _stub(
+    node: Mapping[str, Any], root: Mapping[str, Any], text: str, depth: int, fill: bool = False
+) -> Any:
     node = _resolve(node, root)
     for key in ("anyOf", "oneOf", "allOf"):
         options = [o for o in node.get(key, []) if _resolve(o, root).get("type") != "null"]
@@ -42,16 +45,31 @@ def _stub(node: Mapping[str, Any], root: Mapping[str, Any], text: str, depth: in
     kind = node.get("type", "object" if "properties" in node else "string")
     if kind == "object":
         props: Mapping[str, Any] = node.get("properties", {})
-        return {k: _stub(v, root, text, depth + 1) for k, v in props.items()}
+        return {k: _stub(v, root, text, depth + 1, fill) for k, v in props.items()}
     if kind == "array":
-        count = max(1, int(node.get("minItems", 1)))
-        return [_stub(node.get("items", {}), root, text, depth + 1) for _ in range(count)]
+        count = max(1, int(node.get("maxItems" if fill else "minItems", 1)))
+        item = node.get("items", {})
+        return [_stub(item, root, text, depth + 1, fill) for _ in range(count)]
     return _SIMPLE.get(str(kind), text)
 
 
-def stub_for_schema(schema: Mapping[str, Any], text: str = "stub") -> Any:
-    """A value of the schema's shape: objects with every property, one-item arrays, ``text``."""
-    return _stub(schema, schema, text, 0)
+def stub_for_schema(schema: Mapping[str, Any], text: str = "stub", *, fill: bool = False) -> Any:
+    """A value of the schema's shape: objects with every property, strings ``text``, arrays
+    of one item (``fill``: as many as ``maxItems`` allows, an upper bound)."""
+    return _stub(schema, schema, text, 0, fill)
+
+
+_BLOCK = re.compile(r"<([a-z]+)>\s*(.*?)\s*</\1>", re.DOTALL)
+
+
+def _unit(request: ChatRequest) -> str:
+    """The data the prompt asks about (its last delimited block), words reversed: a stub
+    text that keeps the names, so the filters and the verify stage treat it as a real
+    answer and the estimate counts what follows (such as judge calls) as a run would."""
+    users = [m.content for m in request.messages if m.role == "user"]
+    blocks = _BLOCK.findall(users[-1]) if users else []
+    words = blocks[-1][1].split() if blocks else []
+    return " ".join(reversed(words)) or "stub"
 
 
 class EstimatingBackend:
@@ -70,15 +88,14 @@ class EstimatingBackend:
     def model(self) -> str:
         return self._model
 
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(structured_output="json_schema")
-
     async def complete(self, request: ChatRequest) -> Completion:
         """A stub answer; no model is called."""
         self.calls += 1
-        text = "stub"
+        text = _unit(request)
         if request.json_schema is not None:
-            text = canonical_json(stub_for_schema(request.json_schema))
+            text = canonical_json(stub_for_schema(request.json_schema, text, fill=True))
         usage = Usage(prompt_tokens=self._count(request), completion_tokens=request.max_tokens)
         return Completion(text=text, usage=usage, model=self._model)
+
+    async def aclose(self) -> None:
+        """Nothing to close: no model was called."""

@@ -1,8 +1,10 @@
 """Client-side limits around any backend: calls in flight, requests and tokens per minute.
 
-A shared :class:`Cooldown` makes one 429 pause every task, not just the one that got it:
-a server that says "slow down" means all of us. When the budgets allow a call, the only
-cost is an uncontended semaphore and two float comparisons, so the wrapper adds no latency.
+Calls in flight are capped adaptively by default (:class:`~augment_ft.backends.adaptive.
+AdaptiveLimit`: a 429 or timeout shrinks the limit, successes grow it back), so a server's
+concurrency cap costs a few 429s, not a stall. ``adaptive=False`` gives a fixed semaphore
+and a shared :class:`Cooldown` that makes one 429 pause every task. When the budgets allow
+a call, the cost is one uncontended slot and two float comparisons: no added latency.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion
-from augment_ft.core.errors import ConfigError, RateLimitError
+from augment_ft.backends.adaptive import AdaptiveLimit
+from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest, Completion
+from augment_ft.core.errors import BackendTimeoutError, ConfigError, RateLimitError
+from augment_ft.core.tokens import TokenCounter, estimate_tokens
 
 __all__ = [
     "Clock",
@@ -31,7 +35,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 """An awaitable sleep (``asyncio.sleep`` unless a test injects a fake)."""
 
-_CHARS_PER_TOKEN = 4
+_TOKENS_PER_MESSAGE = 4  # chat-format overhead per message, as the counter reckons it
 
 
 class Cooldown:
@@ -113,34 +117,28 @@ class TokenBucket:
 
 
 def estimate_request_tokens(request: ChatRequest) -> int:
-    """Cheap upper-side guess of a call's tokens: prompt characters / 4 plus ``max_tokens``."""
-    chars = sum(len(m.content) for m in request.messages)
-    return chars // _CHARS_PER_TOKEN + len(request.messages) * 4 + request.max_tokens
+    """Cheap guess of a call's tokens: the prompt's estimated tokens plus ``max_tokens``."""
+    prompt = sum(estimate_tokens(m.content) + _TOKENS_PER_MESSAGE for m in request.messages)
+    return prompt + request.max_tokens
 
 
 def token_counter_estimator(model: str) -> Callable[[ChatRequest], int]:
-    """An estimator using ``augment_ft.core.tokens.TokenCounter`` when that module is present.
+    """An estimator counting prompts exactly with ``model``'s tokenizer (TokenCounter).
 
-    Exact for OpenAI models but about 40 us a call and a one-time load of 0.3-0.7 s (done
-    here, not in the middle of a run); falls back to :func:`estimate_request_tokens` when
-    the module is absent or cannot load, so a TPM budget never fails a run for a tokenizer.
+    About 40 us a call, and a one-time load of 0.3-0.7 s, done here rather than in the
+    middle of a run; without the encoding files the counter itself falls back to the
+    estimate, so a TPM budget never fails a run for want of a tokenizer.
     """
-    try:
-        from augment_ft.core.tokens import TokenCounter  # type: ignore[import-not-found,unused-ignore]
-
-        counter = TokenCounter(model)
-        counter.count("load the encoding now, not in the middle of a run")
-    except Exception:  # any failure to load a tokenizer means "use the cheap guess"
-        return estimate_request_tokens
+    counter = TokenCounter(model)
+    counter.count("load the encoding now, not in the middle of a run")
 
     def estimate(request: ChatRequest) -> int:
-        prompt = int(counter.count_messages(request.messages))
-        return prompt + request.max_tokens
+        return counter.count_messages(request.messages) + request.max_tokens
 
     return estimate
 
 
-class LimitedBackend:
+class LimitedBackend(BackendWrapper):
     """Caps calls in flight and, optionally, requests and tokens per minute.
 
     Tokens are estimated before the call (prompt plus ``max_tokens``) and corrected with
@@ -152,6 +150,7 @@ class LimitedBackend:
         inner: Backend,
         *,
         max_in_flight: int = 16,
+        adaptive: bool = True,
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         token_estimator: Callable[[ChatRequest], int] | None = None,
@@ -164,9 +163,11 @@ class LimitedBackend:
         if max_in_flight < 1:
             msg = f"max_in_flight must be at least 1, got {max_in_flight}"
             raise ConfigError(msg)
-        self.inner = inner
+        super().__init__(inner)
         self.max_in_flight = max_in_flight
-        self.cooldown = cooldown or Cooldown(clock=clock, sleep=sleep)
+        self.adaptive = AdaptiveLimit(max_in_flight) if adaptive else None
+        # The shared pause is the fixed mode's answer to a 429; adaptive mode shrinks instead.
+        self.cooldown = None if adaptive else cooldown or Cooldown(clock=clock, sleep=sleep)
         self.rate_limit_pause = rate_limit_pause
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore = asyncio.Semaphore(max_in_flight)
@@ -175,39 +176,51 @@ class LimitedBackend:
         self.tokens = _bucket(tokens_per_minute, burst_seconds, clock, sleep)
         self.in_flight = 0
 
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
     async def complete(self, request: ChatRequest) -> Completion:
         """Wait for a slot, the shared cooldown and the budgets, then call the inner backend."""
-        async with self._slots():
+        if self.adaptive is None:
+            async with self._slots():
+                return await self._call(request, 0)
+        generation = await self.adaptive.acquire()
+        try:
+            completion = await self._call(request, generation)
+        finally:
+            self.adaptive.release()
+        self.adaptive.succeeded()
+        return completion
+
+    async def _call(self, request: ChatRequest, generation: int) -> Completion:
+        """One call inside its slot: the budgets, then the inner backend."""
+        if self.cooldown is not None:
             await self.cooldown.wait()
-            if self.requests is not None:
-                await self.requests.acquire(1)
-            estimate = 0
-            if self.tokens is not None:
-                estimate = self._estimate(request)
-                await self.tokens.acquire(estimate)
-            self.in_flight += 1
-            try:
-                completion = await self.inner.complete(request)
-            except RateLimitError as exc:
-                pause = exc.retry_after if exc.retry_after is not None else self.rate_limit_pause
-                self.cooldown.trip(pause)
-                raise
-            finally:
-                self.in_flight -= 1
+        if self.requests is not None:
+            await self.requests.acquire(1)
+        estimate = 0
+        if self.tokens is not None:
+            estimate = self._estimate(request)
+            await self.tokens.acquire(estimate)
+        self.in_flight += 1
+        try:
+            completion = await self.inner.complete(request)
+        except (RateLimitError, BackendTimeoutError) as exc:
+            self._overloaded(exc, generation)
+            raise
+        finally:
+            self.in_flight -= 1
         if self.tokens is not None and completion.usage.total_tokens > 0:
             self.tokens.adjust(estimate - completion.usage.total_tokens)
         return completion
 
+    def _overloaded(self, exc: RateLimitError | BackendTimeoutError, generation: int) -> None:
+        """Adaptive: shrink the limit (429 or timeout). Fixed: a 429 pauses every task."""
+        if self.adaptive is not None:
+            self.adaptive.overloaded(generation)
+        elif self.cooldown is not None and isinstance(exc, RateLimitError):
+            pause = exc.retry_after if exc.retry_after is not None else self.rate_limit_pause
+            self.cooldown.trip(pause)
+
     def _slots(self) -> asyncio.Semaphore:
-        """The in-flight semaphore for the running event loop.
+        """The fixed in-flight semaphore for the running event loop.
 
         A semaphore binds to the loop it first waits in; a stack may serve several
         ``asyncio.run`` calls in turn, so each new loop gets a fresh one.

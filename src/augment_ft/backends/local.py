@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
+from augment_ft.backends.base import ChatRequest, Completion, Usage
 from augment_ft.backends.turns import PrefixTurns
 from augment_ft.core.errors import (
     BackendError,
@@ -59,7 +59,7 @@ class LocalBackend:
 
     The model loads on the first call (off the event loop) and once only. JSON schemas become
     llama.cpp grammars, so structured output is enforced while sampling. ``n_ctx`` is rounded
-    up to a multiple of 256, as llama.cpp does; :attr:`capabilities` reports the result.
+    up to a multiple of 256, as llama.cpp does; :attr:`n_ctx` reports the result.
     """
 
     def __init__(
@@ -112,8 +112,9 @@ class LocalBackend:
         return self._path
 
     @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(structured_output="grammar", logprobs=True, max_context=self._n_ctx)
+    def n_ctx(self) -> int:
+        """The context window in tokens, as llama.cpp pads it (a multiple of 256)."""
+        return self._n_ctx
 
     async def complete(self, request: ChatRequest) -> Completion:
         """Run one chat completion with the model's own chat template."""
@@ -133,6 +134,10 @@ class LocalBackend:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+
+    async def aclose(self) -> None:
+        """:meth:`close`, off the event loop (it waits for a call in progress to finish)."""
+        await asyncio.to_thread(self.close)
 
     # --- running blocking llama.cpp calls -------------------------------------------------
 

@@ -4,6 +4,8 @@ Retryable (:class:`~augment_ft.core.errors.RetryableError`: 429, 408/409/5xx, ti
 connections) are tried again after the server's ``Retry-After`` when it gave one, else after
 an exponential backoff with full jitter, so many tasks hit by one outage do not come back
 in lockstep. Everything else (400/401/403/404, context length, capability) fails at once.
+A connection that could not be made at all, still after the last attempt, is raised as
+:class:`~augment_ft.core.errors.BackendUnavailableError`: no later call will fare better.
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ from collections.abc import Callable
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion
+from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest, Completion
 from augment_ft.backends.limits import Cooldown, Sleep
-from augment_ft.core.errors import ConfigError, RateLimitError, RetryableError
+from augment_ft.core.errors import (
+    BackendUnavailableError,
+    BackendUnreachableError,
+    ConfigError,
+    RateLimitError,
+    RetryableError,
+)
 
 __all__ = ["RetryHook", "RetryingBackend", "backoff_delay"]
 
@@ -36,11 +44,12 @@ def backoff_delay(
     return (rng or random).uniform(0.0, ceiling)
 
 
-class RetryingBackend:
+class RetryingBackend(BackendWrapper):
     """Tries a call up to ``max_attempts`` times, sleeping at most ``max_wait`` seconds in all.
 
     On giving up it raises the last error, with ``attempts`` set on it and the count in its
-    message. ``retries`` and ``gave_up`` count what happened, for the run report.
+    message. ``retries`` and ``gave_up`` count what happened, for the run report. A 429
+    without ``Retry-After`` waits ``rate_limit_wait`` seconds when that is set (else backoff).
     """
 
     def __init__(
@@ -52,6 +61,7 @@ class RetryingBackend:
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         cooldown: Cooldown | None = None,
+        rate_limit_wait: float | None = None,
         sleep: Sleep = asyncio.sleep,
         on_retry: RetryHook | None = None,
         rng: random.Random | None = None,
@@ -63,25 +73,18 @@ class RetryingBackend:
                 f"base_delay={base_delay}, max_delay={max_delay}"
             )
             raise ConfigError(msg)
-        self.inner = inner
+        super().__init__(inner)
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.cooldown = cooldown
+        self.rate_limit_wait = rate_limit_wait
         self._sleep = sleep
         self._on_retry = on_retry
         self._rng = rng or random.Random()
         self.retries = 0
         self.gave_up = 0
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     async def complete(self, request: ChatRequest) -> Completion:
         """Call the inner backend, retrying retryable failures within the bounds."""
@@ -115,6 +118,8 @@ class RetryingBackend:
         except RetryableError as exc:
             self.gave_up += 1
             _mark_gave_up(exc, retrying.statistics.get("attempt_number", 1))
+            if isinstance(exc, BackendUnreachableError):
+                raise BackendUnavailableError(str(exc)) from exc
             raise
         return result
 
@@ -132,6 +137,8 @@ class RetryingBackend:
             rng=self._rng,
         )
         retry_after = _retry_after(state)
+        if retry_after is None and isinstance(_error(state), RateLimitError):
+            retry_after = self.rate_limit_wait
         return jitter if retry_after is None else max(retry_after, jitter)
 
     def _should_stop(self, state: RetryCallState) -> bool:

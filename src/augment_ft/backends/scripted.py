@@ -10,8 +10,9 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Iterable
 
-from augment_ft.backends.base import Capabilities, ChatRequest, Completion, Usage
+from augment_ft.backends.base import ChatRequest, Completion, Usage
 from augment_ft.core.errors import BackendError
+from augment_ft.core.tokens import estimate_tokens
 
 __all__ = ["Reply", "Responder", "ScriptedBackend"]
 
@@ -35,13 +36,9 @@ class ScriptedBackend:
         model: str = "scripted",
         cycle: bool = False,
         latency: float = 0.0,
-        capabilities: Capabilities | None = None,
     ) -> None:
         self._model = model
         self._latency = latency
-        self._capabilities = capabilities or Capabilities(
-            structured_output="json_schema", logprobs=False
-        )
         self._responder: Responder | None = None
         self._queue: Iterable[Reply] | None = None
         if callable(responses):
@@ -55,10 +52,6 @@ class ScriptedBackend:
     def model(self) -> str:
         return self._model
 
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._capabilities
-
     async def complete(self, request: ChatRequest) -> Completion:
         """Record the request, wait ``latency`` seconds, then give the next scripted reply."""
         self.requests.append(request)
@@ -69,9 +62,12 @@ class ScriptedBackend:
             raise reply
         if isinstance(reply, Completion):
             return reply
-        prompt_chars = sum(len(m.content) for m in request.messages)
-        usage = Usage(prompt_tokens=max(1, prompt_chars // 4), completion_tokens=len(reply) // 4)
+        prompt = sum(estimate_tokens(m.content) for m in request.messages)
+        usage = Usage(prompt_tokens=max(1, prompt), completion_tokens=estimate_tokens(reply))
         return Completion(text=reply, usage=usage, model=self._model)
+
+    async def aclose(self) -> None:
+        """Nothing to close; here so the fake speaks the whole seam."""
 
     async def _next_reply(self, request: ChatRequest) -> Reply:
         if self._responder is not None:

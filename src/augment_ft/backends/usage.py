@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augment_ft.backends.base import Backend, Capabilities, ChatRequest, Completion, Usage
+from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest, Completion, Usage
 from augment_ft.core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -233,20 +233,12 @@ class UsageStats:
         }
 
 
-class UsageMeter:
+class UsageMeter(BackendWrapper):
     """Counts every answer (live or cached) and every final error into :class:`UsageStats`."""
 
     def __init__(self, inner: Backend, stats: UsageStats | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.stats = stats or UsageStats()
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     async def complete(self, request: ChatRequest) -> Completion:
         """Call through, recording the outcome."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from augment_ft.core.config import DEFAULT_STRATEGIES, RunConfig, load_config
+from augment_ft.cli.flags import add_config_flags, config_overrides
+from augment_ft.core.config import RunConfig, load_config
 from augment_ft.core.errors import AugmentError, ConfigError, InputError
 from augment_ft.evals.cli import add_eval_parser, run_eval
 
@@ -25,191 +25,23 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, width=_WIDTH, max_help_position=32)
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def _add_run_arguments(p: argparse.ArgumentParser, *, output_required: bool) -> None:
-    """Flags shared by ``run`` and ``estimate``; absent flags leave the config's value."""
-    S = argparse.SUPPRESS
-    p.add_argument(
-        "inputs",
-        nargs="*",
-        default=S,
-        metavar="INPUT",
-        help="files, directories or globs (.txt .md .jsonl .json)",
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        default=S,
-        required=False,
-        metavar="OUT.jsonl",
-        help="output JSONL" + (" (required)" if output_required else ""),
-    )
+    """Flags shared by ``run`` and ``estimate``: the config fields, plus the config file."""
+    from augment_ft.outputs.formats import FORMATS
+    from augment_ft.strategies.builtin import STRATEGIES
+
+    extra = {
+        "format": "one of " + ", ".join(FORMATS.names()),
+        "strategies": "known: " + ", ".join(STRATEGIES.names()),
+    }
+    if output_required:
+        extra["output"] = "required"
+    add_config_flags(p, extra_help=extra)
     p.add_argument(
         "--config",
         default=None,
         metavar="FILE.toml",
         help="TOML config; command-line flags override it",
-    )
-    p.add_argument(
-        "--format",
-        default=S,
-        help="openai-chat (default), prompt-completion, text, alpaca, sharegpt",
-    )
-    p.add_argument(
-        "--system-prompt", default=S, metavar="TEXT", help="system message for chat formats"
-    )
-    p.add_argument(
-        "--max-example-tokens",
-        type=int,
-        default=S,
-        metavar="N",
-        help="drop records longer than N tokens (default 65536, OpenAI's limit)",
-    )
-    p.add_argument(
-        "--strategies",
-        type=_csv,
-        default=S,
-        metavar="A,B,...",
-        help=f"comma-separated (default: {','.join(DEFAULT_STRATEGIES)}); also extract, qa",
-    )
-    p.add_argument(
-        "--no-originals",
-        dest="keep_originals",
-        action="store_false",
-        default=S,
-        help="do not keep the original documents beside the augmentations",
-    )
-    p.add_argument(
-        "--backend",
-        choices=["local", "openai", "scripted"],
-        default=S,
-        help="local = embedded SmolLM2 via llama.cpp (default); openai = any "
-        "OpenAI-compatible server; scripted = stub answers, no model",
-    )
-    p.add_argument(
-        "--model",
-        default=S,
-        help="model name (openai) or GGUF path (local); default: embedded SmolLM2",
-    )
-    p.add_argument(
-        "--base-url",
-        default=S,
-        metavar="URL",
-        help="OpenAI-compatible base URL (or OPENAI_BASE_URL)",
-    )
-    p.add_argument(
-        "--concurrency", type=int, default=S, metavar="N", help="max model calls in flight"
-    )
-    p.add_argument(
-        "--rpm",
-        dest="requests_per_minute",
-        type=float,
-        default=S,
-        metavar="N",
-        help="requests-per-minute budget",
-    )
-    p.add_argument(
-        "--tpm",
-        dest="tokens_per_minute",
-        type=float,
-        default=S,
-        metavar="N",
-        help="tokens-per-minute budget",
-    )
-    p.add_argument(
-        "--max-attempts", type=int, default=S, metavar="N", help="attempts per call (retries + 1)"
-    )
-    p.add_argument(
-        "--timeout", type=float, default=S, metavar="SECONDS", help="seconds per model call"
-    )
-    p.add_argument(
-        "--n-ctx", type=int, default=S, metavar="TOKENS", help="context window of the local model"
-    )
-    cache = p.add_mutually_exclusive_group()
-    cache.add_argument(
-        "--cache",
-        default=S,
-        metavar="PATH",
-        help="response cache (SQLite); default: OUT.cache.sqlite beside the output",
-    )
-    cache.add_argument("--no-cache", action="store_true", default=S, help="do not cache responses")
-    p.add_argument(
-        "--refresh-cache",
-        action="store_true",
-        default=S,
-        help="ignore cached responses (and overwrite them)",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        default=S,
-        help="continue a killed run: keep what OUT already holds, add the rest",
-    )
-    p.add_argument("--force", action="store_true", default=S, help="overwrite an existing OUT")
-    p.add_argument("--report", default=S, metavar="REPORT.json", help="write the run report here")
-    p.add_argument(
-        "--seed", type=int, default=S, metavar="N", help="seed for sampling and the split"
-    )
-    p.add_argument(
-        "--val-fraction",
-        type=float,
-        default=S,
-        metavar="F",
-        help="share of source documents written to OUT.val.jsonl",
-    )
-    p.add_argument("--shard", default=S, metavar="I/N", help="process shard I of N (0-based)")
-    p.add_argument(
-        "--against",
-        nargs="+",
-        default=S,
-        metavar="EVAL",
-        help="drop examples that overlap these evaluation files",
-    )
-    p.add_argument(
-        "--near-threshold",
-        type=float,
-        default=S,
-        metavar="F",
-        help="MinHash similarity that counts as a near-duplicate (default 0.9)",
-    )
-    p.add_argument(
-        "--near-window",
-        type=int,
-        default=S,
-        metavar="N",
-        help="look for near-duplicates among the last N to 2N kept examples, which bounds "
-        "memory (default 250000; 0: all of them)",
-    )
-    p.add_argument(
-        "--no-near-dedup",
-        dest="dedup_near",
-        action="store_false",
-        default=S,
-        help="exact deduplication only",
-    )
-    p.add_argument(
-        "--text-field",
-        default=S,
-        metavar="NAME",
-        help="JSONL field holding the text (default text)",
-    )
-    p.add_argument(
-        "--id-field", default=S, metavar="NAME", help="JSONL field holding the id (default id)"
-    )
-    p.add_argument(
-        "--on-error",
-        choices=["raise", "skip"],
-        default=S,
-        help="bad input records: stop (default) or skip and count them",
-    )
-    p.add_argument(
-        "--template-dir",
-        default=S,
-        metavar="DIR",
-        help="directory of prompt templates that override",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no table")
 
@@ -302,9 +134,7 @@ def _version() -> str:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file (if any) with the flags that were given laid over it."""
     base = load_config(args.config) if args.config else RunConfig()
-    skip = {"command", "config", "quiet", "func"}
-    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in skip}
-    return base.with_overrides(overrides)
+    return base.with_overrides(config_overrides(args))
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None] | None:
@@ -321,23 +151,25 @@ def _progress(quiet: bool) -> Callable[[int, int], None] | None:
 def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
     from augment_ft.backends.base import run_sync
     from augment_ft.core.report import render_table
-    from augment_ft.pipeline import Run
+    from augment_ft.pipeline.build import build_pipeline
 
     config = config_from_args(args)
     if not estimate and not config.output:
         raise ConfigError("run needs an output file: -o OUT.jsonl (or 'output' in the config)")
-    _check_inputs(config)
     progress = _progress(args.quiet)
-    runner = Run(config, progress=progress, estimate=estimate)
     try:
-        _, report = run_sync(runner.execute())
+        pipeline = build_pipeline(config, progress=progress, estimate=estimate)
+    except InputError as exc:  # a missing or unusable input path is a usage error
+        raise ConfigError(str(exc)) from exc
+    try:
+        report = run_sync(pipeline.run())
     except ConfigError:
         raise
     except AugmentError as exc:
         if progress is not None:
             sys.stderr.write("\n")  # end the progress line before the message
         _error(exc)
-        if runner.outputs_opened:
+        if pipeline.sink.opened:
             print(
                 "augment-ft: what was written is kept; once the cause is fixed, rerun the "
                 "same command with --resume to continue (cached responses are reused)",
@@ -352,18 +184,6 @@ def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
         for name, path in report.outputs.items():
             print(f"{name}: {path}")
     return EXIT_OK
-
-
-def _check_inputs(config: RunConfig) -> None:
-    """A missing or unusable input path is a usage error (exit 2), found before any work."""
-    from augment_ft.inputs.files import find_files
-
-    if not config.inputs:
-        raise ConfigError("no inputs: give files, directories or globs to read")
-    try:
-        find_files(config.inputs)  # checks every input before it yields anything
-    except InputError as exc:
-        raise ConfigError(str(exc)) from exc
 
 
 def _error(exc: BaseException) -> None:
@@ -392,7 +212,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_dedup(args: argparse.Namespace) -> int:
-    from augment_ft.outputs.stats import dedup_file
+    from augment_ft.pipeline.file_dedup import dedup_file
 
     result = dedup_file(
         args.file,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -15,58 +16,194 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["DEFAULT_STRATEGIES", "BackendName", "RunConfig", "load_config"]
+__all__ = ["DEFAULT_STRATEGIES", "BackendName", "Cli", "RunConfig", "build_config", "load_config"]
 
 BackendName = Literal["local", "openai", "scripted"]
 DEFAULT_STRATEGIES = ("split", "rephrase", "reverse", "implications", "symbolic")
 
 
+@dataclass(frozen=True)
+class Cli:
+    """How a :class:`RunConfig` field appears on the command line; its help is the field's
+    description. ``flag`` overrides the spelling (``--rpm``, ``--no-originals``); ``hidden``
+    keeps a field to TOML and Python (tables such as ``prices``)."""
+
+    flag: str | None = None
+    short: str | None = None
+    metavar: str | None = None
+    positional: bool = False
+    csv: bool = False
+    hidden: bool = False
+    exclusive: str | None = None
+    """Fields sharing this name are mutually exclusive on the command line."""
+
+
 class RunConfig(BaseModel):
-    """Everything one run needs. Unknown keys are errors, so a typo never passes silently."""
+    """Everything one run needs. Unknown keys are errors, so a typo never passes silently.
+
+    Each field is a TOML key, a keyword of ``augment()`` and (unless hidden) a flag of
+    ``augment-ft run``, whose help is generated from the descriptions below.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    inputs: list[str] = Field(default_factory=list)
-    output: str | None = None
-    format: str = "openai-chat"
-    system_prompt: str | None = None
-    strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
-    strategy_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    keep_originals: bool = True
-    backend: BackendName = "local"
-    model: str | None = None
-    base_url: str | None = None
-    n_ctx: int = Field(default=4096, ge=256)
-    timeout: float = Field(default=120.0, gt=0)
-    concurrency: int = Field(default=8, ge=1, le=1024)
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    tokens_per_minute: float | None = Field(default=None, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
-    retry_base_delay: float = Field(default=1.0, ge=0.0)
-    """Seconds: the ceiling of the first retry's jittered wait, doubling per retry."""
-    cache: str | None = None
-    no_cache: bool = False
-    refresh_cache: bool = False
-    resume: bool = False
-    force: bool = False
-    report: str | None = None
-    seed: int = 0
-    val_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
-    shard: str | None = None
-    dedup_exact: bool = True
-    dedup_near: bool = True
-    near_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
-    near_window: int = Field(default=250_000, ge=0)
-    """Near-duplicates are looked for among the last ``near_window`` to twice that many
-    kept examples, which bounds memory; 0 remembers all of them."""
-    against: list[str] = Field(default_factory=list)
-    ngram: int = Field(default=13, ge=1)
-    text_field: str = "text"
-    id_field: str = "id"
-    on_error: Literal["raise", "skip"] = "raise"
-    template_dir: str | None = None
-    prices: dict[str, dict[str, float]] = Field(default_factory=dict)
-    max_example_tokens: int = Field(default=65536, ge=1)
+    inputs: Annotated[list[str], Cli(positional=True, metavar="INPUT")] = Field(
+        default_factory=list, description="files, directories or globs (.txt .md .jsonl .json)"
+    )
+    output: Annotated[str | None, Cli(short="-o", metavar="OUT.jsonl")] = Field(
+        default=None, description="output JSONL"
+    )
+    format: str = Field(default="openai-chat", description="output format")
+    system_prompt: Annotated[str | None, Cli(metavar="TEXT")] = Field(
+        default=None, description="system message for chat formats"
+    )
+    max_example_tokens: Annotated[int, Cli(metavar="N")] = Field(
+        default=65536, ge=1, description="drop records longer than N tokens (OpenAI's limit)"
+    )
+    strategies: Annotated[list[str], Cli(csv=True, metavar="A,B,...")] = Field(
+        default_factory=lambda: list(DEFAULT_STRATEGIES),
+        description="comma-separated strategies to run",
+    )
+    strategy_options: Annotated[dict[str, dict[str, Any]], Cli(hidden=True)] = Field(
+        default_factory=dict, description="options per strategy ([strategy_options.NAME])"
+    )
+    keep_originals: Annotated[bool, Cli(flag="--no-originals")] = Field(
+        default=True, description="do not keep the original documents beside the augmentations"
+    )
+    backend: BackendName = Field(
+        default="local",
+        description="local = embedded SmolLM2 via llama.cpp; openai = any OpenAI-compatible "
+        "server; scripted = stub answers, no model",
+    )
+    model: str | None = Field(
+        default=None, description="model name (openai) or GGUF path (local); default: SmolLM2"
+    )
+    base_url: Annotated[str | None, Cli(metavar="URL")] = Field(
+        default=None, description="OpenAI-compatible base URL (or OPENAI_BASE_URL)"
+    )
+    n_ctx: Annotated[int, Cli(metavar="TOKENS")] = Field(
+        default=4096, ge=256, description="context window of the local model"
+    )
+    threads: Annotated[int | None, Cli(metavar="N")] = Field(
+        default=None,
+        ge=1,
+        description="CPU threads of the local backend's llama.cpp (default: llama.cpp's own); "
+        "2 is faster on an idle 2-core machine, slower when the other core is busy",
+    )
+    http: Literal["lean", "sdk"] = Field(
+        default="lean",
+        description="the openai backend's HTTP client: lean = aiohttp with hand-built JSON "
+        "(least CPU per call); sdk = the openai SDK",
+    )
+    timeout: Annotated[float, Cli(metavar="SECONDS")] = Field(
+        default=120.0, gt=0, description="seconds per model call"
+    )
+    concurrency: Annotated[int, Cli(metavar="N")] = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="max model calls in flight (the ceiling of the adaptive limit)",
+    )
+    adaptive: Annotated[bool, Cli(flag="--no-adaptive")] = Field(
+        default=True,
+        description="keep the in-flight limit fixed at --concurrency (by default it shrinks "
+        "on 429s and timeouts and grows back while calls succeed)",
+    )
+    requests_per_minute: Annotated[float | None, Cli(flag="--rpm", metavar="N")] = Field(
+        default=None, gt=0, description="requests-per-minute budget"
+    )
+    tokens_per_minute: Annotated[float | None, Cli(flag="--tpm", metavar="N")] = Field(
+        default=None, gt=0, description="tokens-per-minute budget"
+    )
+    max_attempts: Annotated[int, Cli(metavar="N")] = Field(
+        default=6, ge=1, description="attempts per call (retries + 1)"
+    )
+    retry_base_delay: Annotated[float, Cli(metavar="SECONDS")] = Field(
+        default=1.0,
+        ge=0.0,
+        description="ceiling of the first retry's jittered wait, doubling per retry",
+    )
+    cache: Annotated[str | None, Cli(metavar="PATH", exclusive="cache")] = Field(
+        default=None, description="response cache (SQLite); default: OUT.cache.sqlite beside OUT"
+    )
+    no_cache: Annotated[bool, Cli(exclusive="cache")] = Field(
+        default=False, description="do not cache responses"
+    )
+    refresh_cache: bool = Field(
+        default=False, description="ignore cached responses (and overwrite them)"
+    )
+    resume: bool = Field(
+        default=False, description="continue a killed run: keep what OUT holds, add the rest"
+    )
+    force: bool = Field(default=False, description="overwrite an existing OUT")
+    report: Annotated[str | None, Cli(metavar="REPORT.json")] = Field(
+        default=None, description="write the run report here"
+    )
+    seed: Annotated[int, Cli(metavar="N")] = Field(
+        default=0, description="seed for sampling and the split"
+    )
+    val_fraction: Annotated[float, Cli(metavar="F")] = Field(
+        default=0.0, ge=0.0, lt=1.0, description="share of source documents written to OUT.val"
+    )
+    shard: Annotated[str | None, Cli(metavar="I/N")] = Field(
+        default=None, description="process shard I of N (0-based)"
+    )
+    dedup_exact: Annotated[bool, Cli(flag="--no-exact-dedup")] = Field(
+        default=True, description="keep exact duplicates (no exact deduplication)"
+    )
+    dedup_near: Annotated[bool, Cli(flag="--no-near-dedup")] = Field(
+        default=True, description="exact deduplication only"
+    )
+    near_threshold: Annotated[float, Cli(metavar="F")] = Field(
+        default=0.9,
+        gt=0.0,
+        le=1.0,
+        description="MinHash similarity that counts as a near-duplicate",
+    )
+    near_window: Annotated[int, Cli(metavar="N")] = Field(
+        default=250_000,
+        ge=0,
+        description="look for near-duplicates among the last N to 2N kept examples, which "
+        "bounds memory (0: all of them)",
+    )
+    against: Annotated[list[str], Cli(metavar="EVAL")] = Field(
+        default_factory=list, description="drop examples that overlap these evaluation files"
+    )
+    ngram: Annotated[int, Cli(metavar="N")] = Field(
+        default=13, ge=1, description="word n-gram that counts as overlap with --against"
+    )
+    text_field: Annotated[str, Cli(metavar="NAME")] = Field(
+        default="text", description="JSONL field holding the text"
+    )
+    id_field: Annotated[str, Cli(metavar="NAME")] = Field(
+        default="id", description="JSONL field holding the id"
+    )
+    on_error: Literal["raise", "skip"] = Field(
+        default="raise", description="bad input records: stop, or skip and count them"
+    )
+    verify: Annotated[bool, Cli(flag="--no-verify")] = Field(
+        default=True,
+        description="write model-written rows unchecked (by default each is checked against "
+        "the run's facts, and contradicted rows are dropped)",
+    )
+    judge: bool = Field(
+        default=False,
+        description="also ask a judge model whether each row the facts leave open is "
+        "entailed by its source; rejected rows are dropped",
+    )
+    judge_model: Annotated[str | None, Cli(metavar="NAME")] = Field(
+        default=None, description="the judge's model (default: the run's own backend)"
+    )
+    judge_base_url: Annotated[str | None, Cli(metavar="URL")] = Field(
+        default=None,
+        description="the judge's OpenAI-compatible base URL (default: the run's --base-url)",
+    )
+    template_dir: Annotated[str | None, Cli(metavar="DIR")] = Field(
+        default=None, description="directory of prompt templates that override"
+    )
+    prices: Annotated[dict[str, dict[str, float]], Cli(hidden=True)] = Field(
+        default_factory=dict, description="dollars per million tokens by model ([prices])"
+    )
 
     @field_validator("shard")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["DropLog", "DropSample"]
@@ -43,6 +44,26 @@ class DropLog:
         """Count ``count`` drops at once (from a stage that kept its own tally)."""
         if count > 0:
             self.counts[(stage, reason)] += count
+
+    def merge(self, other: DropLog) -> None:
+        """Add ``other``'s counts, and its samples while their reasons have room."""
+        kept: Counter[tuple[str, str]] = Counter(
+            (sample.stage, sample.reason) for sample in self.samples
+        )
+        for sample in other.samples:
+            key = (sample.stage, sample.reason)
+            if kept[key] < self.samples_per_reason:
+                kept[key] += 1
+                self.samples.append(sample)
+        self.counts.update(other.counts)
+
+    @classmethod
+    def combined(cls, ledgers: Iterable[DropLog]) -> DropLog:
+        """One ledger holding every drop of ``ledgers``, samples in the order given."""
+        total = cls()
+        for ledger in ledgers:
+            total.merge(ledger)
+        return total
 
     def total(self, stage: str | None = None) -> int:
         """All drops, or those of one stage."""

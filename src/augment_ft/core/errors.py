@@ -15,9 +15,13 @@ The tree::
         │   ├── RateLimitError      HTTP 429; carries ``retry_after`` seconds when known
         │   ├── ServerError         HTTP 5xx, 408, 409
         │   ├── BackendTimeoutError no answer before the timeout
-        │   └── BackendConnectionError  refused or dropped connection, malformed body
-        ├── AuthenticationError     HTTP 401/403: names the environment variable to check
-        ├── BadRequestError         HTTP 400/404/422: the request itself is wrong
+        │   └── BackendConnectionError  dropped connection, malformed body
+        │       └── BackendUnreachableError  no connection at all (refused, DNS, bad URL)
+        ├── BackendUnavailableError no call can work, so the run stops: still unreachable
+        │   │                       after the last retry, or one of these two
+        │   ├── AuthenticationError HTTP 401/403: names the environment variable to check
+        │   └── ModelNotFoundError  HTTP 404: no such model or endpoint (also a BadRequestError)
+        ├── BadRequestError         HTTP 400/422: the request itself is wrong
         │   └── ContextLengthError  the prompt does not fit the model's context window
         └── CapabilityError         the backend cannot do what was asked (e.g. logprobs)
 
@@ -32,12 +36,15 @@ __all__ = [
     "BackendConnectionError",
     "BackendError",
     "BackendTimeoutError",
+    "BackendUnavailableError",
+    "BackendUnreachableError",
     "BadRequestError",
     "CapabilityError",
     "ConfigError",
     "ContextLengthError",
     "DependencyError",
     "InputError",
+    "ModelNotFoundError",
     "OutputError",
     "ParseError",
     "RateLimitError",
@@ -158,12 +165,24 @@ class BackendConnectionError(RetryableError):
     """The connection was refused or dropped, or the body was not a valid response."""
 
 
-class AuthenticationError(BackendError):
+class BackendUnreachableError(BackendConnectionError):
+    """No connection could be made (refused, DNS, unroutable); retried, then unavailable."""
+
+
+class BackendUnavailableError(BackendError):
+    """No call to this backend can succeed (dead URL, bad key, unknown model): stop the run."""
+
+
+class AuthenticationError(BackendUnavailableError):
     """HTTP 401/403: the key is missing or wrong."""
 
 
 class BadRequestError(BackendError):
-    """HTTP 400/404/422: the request itself is wrong; retrying will not help."""
+    """HTTP 400/422 (and 404, see ModelNotFoundError): the request is wrong; no retry helps."""
+
+
+class ModelNotFoundError(BackendUnavailableError, BadRequestError):
+    """HTTP 404: the server has no such model, or the URL points at no API."""
 
 
 class ContextLengthError(BadRequestError):

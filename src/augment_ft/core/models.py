@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from augment_ft.core.hashing import normalize_for_identity, stable_hash
 
-__all__ = ["Document", "Example", "Fact", "Message", "Provenance", "Role"]
+__all__ = ["Document", "Example", "Fact", "Message", "Provenance", "Role", "Verification"]
 
 Role = Literal["system", "user", "assistant"]
 
@@ -59,8 +59,27 @@ class Fact(_Frozen):
         return (self.subject, self.relation, self.object)
 
 
+class Verification(_Frozen):
+    """How a model-written row was checked before it was kept.
+
+    ``facts``: the fact check's verdict (``entailed`` by the run's facts, or ``unknown`` to
+    them; contradicted rows are never kept); ``reason`` names the facts that decided it.
+    ``judge``: ``accepted`` when a judge model read the row against its source, with the
+    judge's model; None when no judge read it.
+    """
+
+    facts: Literal["entailed", "unknown"]
+    reason: str = ""
+    judge: Literal["accepted"] | None = None
+    judge_model: str | None = None
+
+
 class Provenance(_Frozen):
-    """Where an example came from; none of it enters the example's identity."""
+    """Where an example came from; none of it enters the example's identity.
+
+    ``verification`` says how a row a model wrote was checked (None for exact rows and
+    for runs with ``--no-verify``).
+    """
 
     source_id: str
     strategy: str
@@ -71,6 +90,7 @@ class Provenance(_Frozen):
     parent: str | None = None
     sentence_index: int | None = None
     call_id: str | None = None
+    verification: Verification | None = None
 
 
 class Example(_Frozen):

@@ -27,7 +27,12 @@ class RunReport(BaseModel):
     already_present: int = 0
     drops: dict[str, dict[str, int]] = Field(default_factory=dict)
     drop_samples: list[dict[str, Any]] = Field(default_factory=list)
+    quality: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Per strategy that a model wrote for: checked, verified, contradicted, unverified,
+    judge_rejected (the verify stage) and written (kept in the output)."""
     backend: dict[str, Any] = Field(default_factory=dict)
+    judge: dict[str, Any] = Field(default_factory=dict)
+    """The judge's own calls, tokens and cost (empty without ``--judge``)."""
     estimated_cost_usd: float | None = None
     wall_seconds: float = 0.0
     outputs: dict[str, str] = Field(default_factory=dict)
@@ -47,9 +52,11 @@ class RunReport(BaseModel):
         wall_seconds: float,
         outputs: dict[str, str],
         dry_run: bool = False,
+        quality: Counter[tuple[str, str]] | None = None,
+        written_by_strategy: Counter[str] | None = None,
+        judge: dict[str, Any] | None = None,
     ) -> RunReport:
-        """Build the report from the counters a run kept."""
-        cost = backend.get("cost_usd")
+        """Build the report from the counts the parts kept."""
         return cls(
             documents_read=documents_read,
             facts_read=facts_read,
@@ -61,8 +68,10 @@ class RunReport(BaseModel):
                 {"stage": s.stage, "reason": s.reason, "source_id": s.source_id, "detail": s.detail}
                 for s in drops.samples
             ],
+            quality=_quality(quality or Counter(), written_by_strategy or Counter()),
             backend=backend,
-            estimated_cost_usd=cost if isinstance(cost, (int, float)) else None,
+            judge=judge or {},
+            estimated_cost_usd=_cost(backend, judge or {}),
             wall_seconds=round(wall_seconds, 3),
             outputs=outputs,
             dry_run=dry_run,
@@ -84,6 +93,28 @@ class RunReport(BaseModel):
             raise OutputError(msg) from exc
 
 
+def _quality(
+    outcomes: Counter[tuple[str, str]], written: Counter[str]
+) -> dict[str, dict[str, int]]:
+    """``{strategy: {outcome: n}}`` for the strategies the verify stage saw."""
+    keys = ("checked", "verified", "contradicted", "unverified", "judge_rejected")
+    strategies = sorted({strategy for strategy, _ in outcomes})
+    return {s: {**{k: outcomes[(s, k)] for k in keys}, "written": written[s]} for s in strategies}
+
+
+def _cost(backend: dict[str, Any], judge: dict[str, Any]) -> float | None:
+    """The run's cost with the judge's; None when either has an unknown price."""
+    total = 0.0
+    for usage in (backend, judge):
+        if not usage:
+            continue
+        cost = usage.get("cost_usd")
+        if not isinstance(cost, (int, float)):
+            return None
+        total += cost
+    return total if backend or judge else None
+
+
 def _rows(report: RunReport) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [
         ("documents read", str(report.documents_read)),
@@ -103,6 +134,25 @@ def _rows(report: RunReport) -> list[tuple[str, str]]:
             ("retries", str(b.get("retries", 0))),
             ("tokens in / out", f"{b.get('prompt_tokens', 0)} / {b.get('completion_tokens', 0)}"),
         ]
+    for strategy, q in report.quality.items():
+        rows.append(
+            (
+                f"verify: {strategy}",
+                f"{q['checked']} checked, {q['verified']} verified, {q['contradicted']} "
+                f"contradicted, {q['unverified']} unverified, {q['judge_rejected']} "
+                f"judge-rejected; {q['written']} written",
+            )
+        )
+    j = report.judge
+    if j:
+        rows += [
+            ("judge calls", f"{j.get('calls', 0)} (+{j.get('cache_hits', 0)} cached)"),
+            (
+                "judge tokens in / out",
+                f"{j.get('prompt_tokens', 0)} / {j.get('completion_tokens', 0)}",
+            ),
+        ]
+    if b or j:
         cost = report.estimated_cost_usd
         rows.append(("estimated cost", "unknown (no price)" if cost is None else f"${cost:.4f}"))
     rows.append(("wall time", f"{report.wall_seconds:.1f} s"))

@@ -17,7 +17,7 @@ DEDUP_STAGE = "dedup"
 
 
 class Deduplicator:
-    """Admits examples in order, dropping (and counting in ``drops``, stage ``dedup``):
+    """Admits examples in order, dropping (and counting in its own ``drops``, stage ``dedup``):
 
     ``contaminated_exact`` / ``contaminated_ngram``: the text overlaps the evaluation data;
     ``duplicate_exact``: it normalizes like an earlier example's; ``duplicate_near``: it is
@@ -33,7 +33,7 @@ class Deduplicator:
         exact: bool = True,
         near: NearDeduper | None = None,
         decontam: Decontaminator | None = None,
-        drops: DropLog,
+        drops: DropLog | None = None,
         batch_size: int = 1024,
     ) -> None:
         if batch_size < 1:
@@ -42,7 +42,7 @@ class Deduplicator:
         self.exact = ExactDeduper() if exact else None
         self.near = near
         self.decontam = decontam
-        self.drops = drops
+        self.drops = drops if drops is not None else DropLog()
         self.batch_size = batch_size
         self.checked = 0
         self.admitted = 0

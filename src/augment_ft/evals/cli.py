@@ -20,11 +20,11 @@ Formatter = Callable[[str], argparse.HelpFormatter]
 
 
 def add_eval_parser(sub: Any, formatter: Formatter) -> None:
-    """Mount ``eval make|score|coverage`` on the main parser's subcommands."""
+    """Mount ``eval make|score|coverage|audit`` on the main parser's subcommands."""
     ev = sub.add_parser(
         "eval",
         formatter_class=formatter,
-        help="evaluation probes: make, score, coverage",
+        help="evaluation probes: make, score, coverage; audit a dataset",
         description="The paper's nonsense-word probes (reversals, syllogisms, semantic "
         "structure),\nscored by likelihood; see docs/evaluation.md.",
     )
@@ -51,6 +51,24 @@ def add_eval_parser(sub: Any, formatter: Formatter) -> None:
     cov.add_argument("data", metavar="DATA.jsonl", help="JSONL written by augment-ft (any format)")
     cov.add_argument("items", metavar="ITEMS", help="a probe's test.jsonl")
     cov.add_argument("--json", default=None, metavar="OUT.json", help="also write the numbers")
+    au = verbs.add_parser(
+        "audit",
+        formatter_class=formatter,
+        help="print a sample of model-written rows beside their sources",
+        description="A random sample of the rows a model wrote, each beside the sentence or "
+        "document\nit came from, the model, and the verify stage's verdict, for a person to "
+        "read.",
+    )
+    au.add_argument("data", metavar="OUT.jsonl", help="an output file of augment-ft run")
+    au.add_argument("--n", type=int, default=20, metavar="N", help="rows to sample (default 20)")
+    au.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
+    au.add_argument(
+        "--inputs",
+        nargs="+",
+        default=[],
+        metavar="INPUT",
+        help="the run's inputs, to show whole documents as sources",
+    )
 
 
 def _add_score_parser(verbs: Any, formatter: Formatter) -> None:
@@ -172,10 +190,20 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from augment_ft.evals.audit import audit_rows, render_audit
+
+    if args.n < 1:
+        raise ConfigError("--n must be 1 or more")
+    print(render_audit(audit_rows(args.data, n=args.n, seed=args.seed, inputs=args.inputs)))
+    return 0
+
+
 _VERBS: dict[str, Callable[[argparse.Namespace], int]] = {
     "make": _cmd_make,
     "score": _cmd_score,
     "coverage": _cmd_coverage,
+    "audit": _cmd_audit,
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import JsonValue
 
 from augment_ft.evals.items import TestItem, iter_jsonl
-from augment_ft.outputs.stats import record_text
+from augment_ft.outputs.formats.records import record_text
 
 __all__ = ["CoverageReport", "CoverageRow", "coverage", "coverage_of_texts", "normalize"]
 

@@ -16,20 +16,17 @@ Score GGUF models with :class:`~augment_ft.LocalBackend` instead.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
 import openai
 
-from augment_ft.backends.openai_compat import DEFAULT_BASE_URL
-from augment_ft.backends.openai_errors import translate_error
+from augment_ft.backends.openai_client import resolve_endpoint, sdk_client
+from augment_ft.backends.openai_errors import translate_sdk_error
 from augment_ft.core.errors import BadRequestError, CapabilityError, ConfigError
 
 __all__ = ["OpenAILogprobScorer", "continuation_tokens"]
-
-_PLACEHOLDER_KEY = "not-needed"
 
 
 def continuation_tokens(
@@ -91,13 +88,9 @@ class OpenAILogprobScorer:
         if timeout <= 0:
             raise ConfigError(f"OpenAILogprobScorer timeout must be positive, got {timeout}")
         self._model = model
-        self._base_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        key = api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY
-        self._secret = None if key == _PLACEHOLDER_KEY else key
+        self._endpoint = resolve_endpoint(base_url, api_key)
         self._timeout = timeout
-        self._client = openai.AsyncOpenAI(
-            api_key=key, base_url=self._base_url, timeout=timeout, max_retries=0
-        )
+        self._client = sdk_client(self._endpoint, timeout)
 
     @property
     def model(self) -> str:
@@ -130,12 +123,11 @@ class OpenAILogprobScorer:
         return math.fsum(value for _, value in picked)
 
     def _translate(self, exc: Exception, text: str) -> Exception:
-        return translate_error(
+        return translate_sdk_error(
             exc,
-            model=self._model,
-            base_url=self._base_url,
+            where=self._endpoint.where(self._model),
             timeout=self._timeout,
-            secret=self._secret,
+            secret=self._endpoint.secret,
             prompt_tokens=lambda: len(text.split()),
         )
 

@@ -1,10 +1,12 @@
-"""The relation table of the symbolic strategy: names, inverses, flags and sentence templates.
+"""The relation table: names, inverses, logical flags, sentence templates and phrasings.
 
 A fact ``subject relation object`` is rendered through its relation's template. Templates
 name ``{subject}`` and ``{object}`` and may conjugate for the subject's number with
 ``{be}`` (is/are), ``{have}`` (has/have) and ``{s}`` ("s" after a singular subject).
 Any ``more_<adjective>_than`` / ``less_<adjective>_than`` relation is understood without a
-table entry: each is the other's inverse and both are transitive.
+table entry: each is the other's inverse and opposite, both are transitive and asymmetric.
+The symbolic strategy writes through the templates; the fact check reads sentences through
+the templates and the extra ``phrasings``, and uses the flags to find contradictions.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Fact
+from augment_ft.facts import relation_logic as logic
 
 __all__ = [
     "DEFAULT_RELATIONS",
@@ -43,6 +47,14 @@ class RelationSpec:
     ones chain (a R b, b R c gives a R c). ``inherited`` ones pass from a category to its
     subcategories along ``is_a`` (velps are nocturnal, grusks are velps: grusks are
     nocturnal). ``plural_template`` replaces ``template`` after a plural subject.
+
+    For the fact check: ``asymmetric`` ones never hold both ways (a R b contradicts b R a);
+    ``opposites`` name relations that cannot hold between the same subject and object in
+    the same order (``more_X_than`` vs ``less_X_than``); ``max_objects`` bounds how many
+    objects one subject may have (1: one-valued, like ``has_capital``). ``phrasings`` are
+    further templates that say exactly this relation: read, never written.
+    ``narrower_phrasings`` say this relation and something the table cannot know (``mother
+    of`` is ``parent_of`` and a gender): they can be contradicted, never confirmed.
     """
 
     name: str
@@ -52,14 +64,26 @@ class RelationSpec:
     transitive: bool = False
     symmetric: bool = False
     inherited: bool = False
+    asymmetric: bool = False
+    opposites: tuple[str, ...] = ()
+    max_objects: int | None = None
+    phrasings: tuple[str, ...] = ()
+    narrower_phrasings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.symmetric and self.inverse not in (None, self.name):
             msg = f"relation {self.name!r} is symmetric, so its inverse must be itself"
             raise ConfigError(msg + f", not {self.inverse!r}")
+        if self.symmetric and self.asymmetric:
+            raise ConfigError(f"relation {self.name!r} cannot be symmetric and asymmetric")
+        if self.max_objects is not None and self.max_objects < 1:
+            msg = f"relation {self.name!r}: max_objects must be 1 or more, got {self.max_objects}"
+            raise ConfigError(msg)
         for template in (self.template, self.plural_template):
             if template is not None:
                 _check_template(self.name, template)
+        for template in (*self.phrasings, *self.narrower_phrasings):
+            _check_template(self.name, template)
 
     @property
     def inverse_name(self) -> str | None:
@@ -169,8 +193,7 @@ def _default_specs() -> list[RelationSpec]:
             )
         )
         specs.append(RelationSpec(inverse, inverse_template, name, transitive=transitive))
-    return [
-        *specs,
+    specs += [
         RelationSpec(
             "is_a",
             "{subject} is a kind of {object}",
@@ -186,6 +209,20 @@ def _default_specs() -> list[RelationSpec]:
         RelationSpec("some_are", "some {subject} are {object}", symmetric=True),
         RelationSpec("some_are_not", "some {subject} are not {object}"),
     ]
+    return [_with_logic(spec) for spec in specs]
+
+
+def _with_logic(spec: RelationSpec) -> RelationSpec:
+    """``spec`` with what the fact check needs (see :mod:`augment_ft.facts.relation_logic`)."""
+    name = spec.name
+    return replace(
+        spec,
+        asymmetric=name in logic.ASYMMETRIC,
+        opposites=logic.OPPOSITES.get(name, ()),
+        max_objects=logic.MAX_OBJECTS.get(name),
+        phrasings=logic.PHRASINGS.get(name, ()),
+        narrower_phrasings=logic.NARROWER_PHRASINGS.get(name, ()),
+    )
 
 
 DEFAULT_RELATIONS: Mapping[str, RelationSpec] = {s.name: s for s in _default_specs()}
@@ -195,8 +232,8 @@ DEFAULT_RELATIONS: Mapping[str, RelationSpec] = {s.name: s for s in _default_spe
 def relation_table(extra: Mapping[str, RelationSpec] | None = None) -> dict[str, RelationSpec]:
     """The default table with ``extra`` entries added or replacing, checked for consistency.
 
-    Every key must equal its spec's name and every inverse must be in the table (or be a
-    comparative), so a reversal can always be rendered.
+    Every key must equal its spec's name and every inverse and opposite must be in the
+    table (or be a comparative), so a reversal can always be rendered and checked.
     """
     table = {**DEFAULT_RELATIONS, **(extra or {})}
     for key, spec in table.items():
@@ -206,6 +243,10 @@ def relation_table(extra: Mapping[str, RelationSpec] | None = None) -> dict[str,
         if inverse is not None and find_relation(inverse, table) is None:
             msg = f"relation {key!r} names the inverse {inverse!r}, which is not in the table"
             raise ConfigError(msg + "; add a RelationSpec for it")
+        for opposite in spec.opposites:
+            if find_relation(opposite, table) is None:
+                msg = f"relation {key!r} names the opposite {opposite!r}, which is not in the table"
+                raise ConfigError(msg)
     return table
 
 
@@ -220,6 +261,12 @@ def find_relation(name: str, table: Mapping[str, RelationSpec]) -> RelationSpec 
     spec = table.get(key)
     if spec is not None:
         return spec
+    return _comparative(key)
+
+
+@lru_cache(maxsize=4096)
+def _comparative(key: str) -> RelationSpec | None:
+    """The generated spec of ``more_X_than`` / ``less_X_than``; cached, closure asks often."""
     match = _COMPARATIVE.match(key)
     if match is None:
         return None
@@ -231,6 +278,8 @@ def find_relation(name: str, table: Mapping[str, RelationSpec]) -> RelationSpec 
         f"{{subject}} {{be}} {degree} {words} than {{object}}",
         f"{other}_{adjective}_than",
         transitive=True,
+        asymmetric=True,
+        opposites=(f"{other}_{adjective}_than",),
     )
 
 

@@ -3,20 +3,23 @@
 ``.txt``/``.md``/``.markdown`` files are one document each; ``.jsonl`` holds one record per
 line and ``.json`` one record or a list of them. A record with ``subject``/``relation``/
 ``object`` and no text field is a :class:`Fact`. Bad input raises :class:`InputError`
-naming file, line or byte offset, or with ``on_error="skip"`` is counted in a
-:class:`SkipLog` by reason.
+naming file, line or byte offset, or with ``on_error="skip"`` is counted by reason under
+stage ``read`` of the run's :class:`~augment_ft.core.drops.DropLog`.
+
+Reasons: invalid_utf8, malformed_json, not_an_object, missing_text_field, text_not_string,
+invalid_id, binary_file, empty, duplicate_id, unreadable, invalid_fact, unexpected_fact,
+unexpected_document, unsupported_extension.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import JsonValue, ValidationError
 
+from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import ConfigError, InputError
 from augment_ft.core.fingerprints import FingerprintSet, fingerprint
 from augment_ft.core.models import Document, Fact
@@ -28,97 +31,44 @@ from augment_ft.inputs.files import (
     find_files,
     json_type,
     normalize_newlines,
-    scan_file,
 )
+from augment_ft.inputs.scan import scan_file
 
 __all__ = [
     "FACT_FIELDS",
+    "READ_STAGE",
     "SUPPORTED_EXTENSIONS",
     "OnError",
-    "SkipEntry",
-    "SkipLog",
     "iter_paths",
     "read_documents",
     "read_facts",
+    "read_files",
     "read_inputs",
 ]
 
 OnError = Literal["raise", "skip"]
 FACT_FIELDS = ("subject", "relation", "object")
+READ_STAGE = "read"
+"""The drop-log stage of every skipped input."""
 _Kind = Literal["documents", "facts", "both"]
 
 
-@dataclass(frozen=True)
-class SkipEntry:
-    """One skipped file or record, kept in detail for the run report."""
-
-    reason: str
-    path: str
-    line: int | None
-    message: str
-
-
-class SkipLog:
-    """Counts skipped inputs by reason; keeps the first ``max_entries`` in detail.
-
-    Reasons: invalid_utf8, malformed_json, not_an_object, missing_text_field,
-    text_not_string, invalid_id, binary_file, empty, duplicate_id, unreadable,
-    invalid_fact, unexpected_fact, unexpected_document, unsupported_extension.
-    """
-
-    def __init__(self, max_entries: int = 100) -> None:
-        if max_entries < 0:
-            raise ConfigError(f"max_entries must be 0 or more, got {max_entries}")
-        self.max_entries = max_entries
-        self._counts: Counter[str] = Counter()
-        self._entries: list[SkipEntry] = []
-
-    def record(self, reason: str, path: str, line: int | None, message: str) -> None:
-        """Count one skipped item; keep its details while fewer than ``max_entries`` are kept."""
-        self._counts[reason] += 1
-        if len(self._entries) < self.max_entries:
-            self._entries.append(SkipEntry(reason, path, line, message))
-
-    def counts(self) -> dict[str, int]:
-        """Skips per reason, sorted by reason."""
-        return dict(sorted(self._counts.items()))
-
-    @property
-    def total(self) -> int:
-        """All skipped items, whether or not their details were kept."""
-        return sum(self._counts.values())
-
-    @property
-    def entries(self) -> tuple[SkipEntry, ...]:
-        """The detailed entries kept, oldest first."""
-        return tuple(self._entries)
-
-    def as_dict(self) -> dict[str, JsonValue]:
-        """A JSON-ready summary for the run report."""
-        return {
-            "total": self.total,
-            "counts": dict(self.counts()),
-            "entries": [asdict(entry) for entry in self._entries],
-            "entries_omitted": self.total - len(self._entries),
-        }
-
-
 def iter_paths(
-    inputs: Iterable[str | Path] | str | Path, *, skipped: SkipLog | None = None
+    inputs: Iterable[str | Path] | str | Path, *, drops: DropLog | None = None
 ) -> Iterator[Path]:
     """Input files in a stable order, from files, directories (recursive) and globs.
 
     Every input is checked before the first path comes out, so a typo fails before any
     reading. Directories yield supported files sorted by path, skipping hidden entries and
-    not following symlinked directories; other files found there go to ``skipped`` as
-    ``unsupported_extension``. A file reached twice is yielded once.
+    not following symlinked directories; other files found there are counted in ``drops``
+    as ``unsupported_extension``. A file reached twice is yielded once.
     """
 
     def count_unsupported(path: Path) -> None:
-        if skipped is not None:
+        if drops is not None:
             supported = ", ".join(SUPPORTED_EXTENSIONS)
             message = f"{path}: not read: supported extensions are {supported}"
-            skipped.record("unsupported_extension", str(path), None, message)
+            drops.add(READ_STAGE, "unsupported_extension", detail=message)
 
     return find_files(inputs, on_unsupported=count_unsupported)
 
@@ -132,22 +82,22 @@ def read_documents(
     text_field: str = "text",
     id_field: str = "id",
     on_error: OnError = "raise",
-    skipped: SkipLog | None = None,
+    drops: DropLog | None = None,
 ) -> Generator[Document, None, None]:
     """Stream the documents of ``inputs``; a fact record there is an ``unexpected_fact``."""
-    reader = _Reader("documents", text_field, id_field, on_error, skipped)
-    return reader.documents(iter_paths(inputs, skipped=skipped))
+    reader = _Reader("documents", text_field, id_field, on_error, drops)
+    return reader.documents(iter_paths(inputs, drops=drops))
 
 
 def read_facts(
     inputs: Iterable[str | Path] | str | Path,
     *,
     on_error: OnError = "raise",
-    skipped: SkipLog | None = None,
+    drops: DropLog | None = None,
 ) -> Generator[Fact, None, None]:
     """Stream the facts of ``inputs``: JSON records with subject, relation and object."""
-    reader = _Reader("facts", "text", "id", on_error, skipped)
-    return reader.facts(iter_paths(inputs, skipped=skipped))
+    reader = _Reader("facts", "text", "id", on_error, drops)
+    return reader.facts(iter_paths(inputs, drops=drops))
 
 
 def read_inputs(
@@ -156,11 +106,26 @@ def read_inputs(
     text_field: str = "text",
     id_field: str = "id",
     on_error: OnError = "raise",
-    skipped: SkipLog | None = None,
+    drops: DropLog | None = None,
 ) -> Generator[Document | Fact, None, None]:
     """Stream documents and facts together, deciding per record which one it is."""
-    reader = _Reader("both", text_field, id_field, on_error, skipped)
-    return reader.run(iter_paths(inputs, skipped=skipped))
+    files = iter_paths(inputs, drops=drops)
+    return read_files(
+        files, text_field=text_field, id_field=id_field, on_error=on_error, drops=drops
+    )
+
+
+def read_files(
+    files: Iterable[Path],
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    on_error: OnError = "raise",
+    drops: DropLog | None = None,
+) -> Generator[Document | Fact, None, None]:
+    """:func:`read_inputs` over files already found (by :func:`iter_paths`): no second check."""
+    reader = _Reader("both", text_field, id_field, on_error, drops)
+    return reader.run(iter(files))
 
 
 class _Reader:
@@ -172,12 +137,12 @@ class _Reader:
         text_field: str,
         id_field: str,
         on_error: str,
-        skipped: SkipLog | None,
+        drops: DropLog | None,
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if on_error == "skip" and skipped is None:
-            raise ConfigError("on_error='skip' needs skipped=SkipLog() to count what it skips")
+        if on_error == "skip" and drops is None:
+            raise ConfigError("on_error='skip' needs drops=DropLog() to count what it skips")
         if not text_field or not id_field or text_field == id_field:
             raise ConfigError(
                 f"text_field and id_field must be distinct non-empty names, "
@@ -187,7 +152,7 @@ class _Reader:
         self.text_field = text_field
         self.id_field = id_field
         self.on_error = on_error
-        self.skipped = skipped
+        self.drops = drops
         # 64-bit fingerprints of the ids seen: about 1.5 bytes each past 131,072 documents.
         self._seen_ids = FingerprintSet()
 
@@ -210,9 +175,9 @@ class _Reader:
                 try:
                     item = self._convert(raw)
                 except InputError as error:
-                    if self.on_error == "raise" or self.skipped is None:
+                    if self.on_error == "raise" or self.drops is None:
                         raise
-                    self.skipped.record(error.reason, error.path or "", error.line, str(error))
+                    self.drops.add(READ_STAGE, error.reason, detail=str(error))
                     continue
                 yield item
 

@@ -1,4 +1,4 @@
-"""Commands that work on a written JSONL file: ``stats`` and ``dedup``."""
+"""``augment-ft stats``: records, formats, a token histogram and kinds of a written file."""
 
 from __future__ import annotations
 
@@ -9,42 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import InputError
-from augment_ft.core.models import Example, Provenance
 from augment_ft.core.tokens import TokenCounter
-from augment_ft.dedup import Decontaminator, Deduplicator, NearDeduper, read_eval_texts
-from augment_ft.outputs.writer import IDS_SUFFIX, JsonlWriter
+from augment_ft.outputs.formats.records import detect_format, record_text
+from augment_ft.outputs.naming import ids_path, provenance_of
 
-__all__ = ["FileStats", "dedup_file", "file_kinds", "file_stats", "record_text", "render_stats"]
-
-_TEXT_KEYS = ("prompt", "completion", "text", "instruction", "input", "output")
-
-
-def record_text(record: dict[str, Any]) -> str:
-    """The training text of a record of any built-in format, parts joined by newlines."""
-    parts: list[str] = []
-    for turn in record.get("messages", []) + record.get("conversations", []):
-        if isinstance(turn, dict):
-            value = turn.get("content", turn.get("value"))
-            if isinstance(value, str):
-                parts.append(value)
-    parts += [record[k] for k in _TEXT_KEYS if isinstance(record.get(k), str) and record[k]]
-    return "\n".join(parts)
-
-
-def detect_format(record: dict[str, Any]) -> str:
-    """Which built-in format a record looks like."""
-    for key, name in (
-        ("messages", "openai-chat"),
-        ("conversations", "sharegpt"),
-        ("instruction", "alpaca"),
-        ("completion", "prompt-completion"),
-        ("text", "text"),
-    ):
-        if key in record:
-            return name
-    return "unknown"
+__all__ = ["FileStats", "file_kinds", "file_stats", "iter_records", "render_stats"]
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -112,12 +82,11 @@ def file_kinds(path: str | Path) -> Counter[str]:
     which of its rows are in this file. Empty when there is no sidecar.
     """
     out = Path(path)
-    stem = out.stem.removesuffix(".val")
-    sidecar = out.with_name(f"{stem}.provenance{out.suffix}")
+    sidecar = provenance_of(out)
     kinds: Counter[str] = Counter()
     if not sidecar.exists() or sidecar == out:
         return kinds
-    ids_file = out.with_name(out.name + IDS_SUFFIX)
+    ids_file = ids_path(out)
     wanted = set(ids_file.read_text(encoding="utf-8").split()) if ids_file.exists() else None
     for _, record in iter_records(sidecar):
         if wanted is None or record.get("id") in wanted:
@@ -142,49 +111,3 @@ def render_stats(stats: FileStats) -> str:
         lines.append("kinds (from the provenance sidecar):")
         lines += [f"  {kind}: {n}" for kind, n in sorted(stats.kinds.items())]
     return "\n".join(lines)
-
-
-def dedup_file(
-    src: str | Path,
-    dest: str | Path,
-    *,
-    against: list[str] | None = None,
-    near: bool = True,
-    threshold: float = 0.9,
-    ngram: int = 13,
-    force: bool = False,
-) -> str:
-    """Copy ``src`` to ``dest`` without duplicates or overlaps; returns a summary line."""
-    drops = DropLog()
-    decontam = Decontaminator(read_eval_texts(against), ngram=ngram) if against else None
-    dedup = Deduplicator(
-        near=NearDeduper(threshold=threshold) if near else None, decontam=decontam, drops=drops
-    )
-    pending: dict[str, dict[str, Any]] = {}
-    total = kept = 0
-    with dedup, JsonlWriter(dest, overwrite=force, create_dirs=True) as writer:
-        for number, record in iter_records(src):
-            total += 1
-            key = f"line-{number}"
-            pending[key] = record
-            text = record_text(record) or json.dumps(record, sort_keys=True)
-            example = Example(
-                completion=text,
-                kind="record",
-                provenance=Provenance(source_id=key, strategy="file"),
-            )
-            decided = len(pending) >= dedup.batch_size  # push() decides the batch now
-            for admitted in dedup.push(example):
-                kept += _emit(writer, pending, admitted)
-            if decided:
-                pending.clear()  # what was not admitted was dropped (and counted)
-        for admitted in dedup.flush():
-            kept += _emit(writer, pending, admitted)
-    reasons = ", ".join(f"{r}: {n}" for r, n in drops.by_reason().get("dedup", {}).items())
-    dropped = f"{total - kept} dropped ({reasons or 'none'})"
-    return f"{src}: {total} records, {kept} kept, {dropped} -> {dest}"
-
-
-def _emit(writer: JsonlWriter, pending: dict[str, dict[str, Any]], example: Example) -> int:
-    record = pending.pop(example.provenance.source_id)
-    return int(writer.write(record, example.id))

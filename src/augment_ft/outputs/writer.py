@@ -22,10 +22,10 @@ import jsonlines
 
 from augment_ft.core.errors import ConfigError, OutputError, RecordError
 from augment_ft.core.fingerprints import FingerprintSet, fingerprint
+from augment_ft.outputs.naming import IDS_SUFFIX, ids_path
 
 __all__ = ["IDS_SUFFIX", "JsonlWriter"]
 
-IDS_SUFFIX = ".ids"
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -80,7 +80,7 @@ class JsonlWriter:
             msg = "resume and overwrite exclude each other: continue the output or replace it"
             raise ConfigError(msg)
         self.path = Path(path)
-        self.ids_path = self.path.with_name(self.path.name + IDS_SUFFIX)
+        self.ids_path = ids_path(self.path)
         self.fsync_every = fsync_every
         self.autoflush = autoflush
         self.remember_new = remember_new

@@ -1,52 +1,24 @@
 """The strategy seam: a document (and a context) in, examples out.
 
-Two shapes: :class:`Strategy` works one document at a time (split, rephrase, reverse,
-implications, extract, qa); :class:`FactStrategy` works on the whole set of structured
-facts at once (symbolic closure needs every fact to close over).
+Three shapes, each a small protocol a user's own object can follow without registering:
+
+- :class:`Strategy` works one document at a time (split, rephrase, reverse, implications,
+  qa); with ``needs_corpus`` it also sees every document through ``ctx.corpus``.
+- :class:`FactFinder` is a strategy that also finds structured facts in a document
+  (extract); the step hands them on as its output, for the fact strategies.
+- :class:`FactStrategy` works on the whole set of facts at once, after the documents
+  (symbolic closure needs every fact to close over).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from augment_ft.backends.base import Backend
-from augment_ft.core.drops import DropLog
 from augment_ft.core.models import Document, Example, Fact
+from augment_ft.strategies.context import StrategyContext
 
-__all__ = ["FactStrategy", "Strategy", "StrategyContext"]
-
-
-def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
-
-
-@dataclass
-class StrategyContext:
-    """What a strategy may use. Passed in, never looked up globally.
-
-    ``backend`` is None for runs without an LLM. ``corpus`` holds every document when a
-    strategy declared ``needs_corpus``; otherwise it is empty. Strategies that derive
-    facts (extract) hand them to ``facts`` so fact strategies see them.
-    """
-
-    backend: Backend | None = None
-    drops: DropLog = field(default_factory=DropLog)
-    corpus: Sequence[Document] = ()
-    facts: list[Fact] = field(default_factory=list)
-    count_tokens: Callable[[str], int] = _estimate_tokens
-    template_dir: str | None = None
-    seed: int = 0
-
-    def require_backend(self, strategy: str) -> Backend:
-        """The backend, or a clear error naming the strategy that needs one."""
-        if self.backend is None:
-            from augment_ft.core.errors import ConfigError
-
-            msg = f"strategy {strategy!r} calls an LLM, but no backend was given"
-            raise ConfigError(msg)
-        return self.backend
+__all__ = ["AnyStrategy", "FactFinder", "FactStrategy", "Strategy", "StrategyContext"]
 
 
 @runtime_checkable
@@ -61,10 +33,23 @@ class Strategy(Protocol):
 
 
 @runtime_checkable
+class FactFinder(Strategy, Protocol):
+    """A strategy that also finds facts: ``(facts, examples)`` for one document."""
+
+    async def find_facts(
+        self, doc: Document, ctx: StrategyContext
+    ) -> tuple[list[Fact], list[Example]]: ...
+
+
+@runtime_checkable
 class FactStrategy(Protocol):
-    """Turns the whole set of structured facts into examples."""
+    """Turns the whole set of structured facts (given and found) into examples."""
 
     name: str
     uses_llm: bool
 
     async def run_facts(self, facts: Sequence[Fact], ctx: StrategyContext) -> list[Example]: ...
+
+
+AnyStrategy = Strategy | FactStrategy
+"""What ``augment(strategies=[...])`` and the pipeline accept besides names."""

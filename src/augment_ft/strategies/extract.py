@@ -1,6 +1,7 @@
 """Extract: structured facts (subject, relation, object) from free text.
 
-The facts go to ``ctx.facts`` so the symbolic strategy can reverse and close over them.
+The facts are the step's output (``find_facts``), handed to the fact strategies such as
+symbolic, which reverse and close over them.
 Relation names are normalised to snake_case; names outside the relation table are kept
 (the symbolic strategy counts what it cannot use). Facts whose words are not in the
 document (often copies of the prompt's examples) are dropped as ``ungrounded``; a fact
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Document, Example, Fact
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.context import StrategyContext
 from augment_ft.strategies.filters import (
     FILTER_STAGE,
     Candidate,
@@ -62,7 +63,7 @@ class ExtractOutput(BaseModel):
 
 
 class ExtractStrategy:
-    """Facts from free text into ``ctx.facts``; examples of kind ``extract`` on request.
+    """Facts from free text (:meth:`find_facts`); examples of kind ``extract`` on request.
 
     With ``emit_examples`` each kept fact also becomes an example whose text is the fact's
     sentence (or ``subject relation object`` when the model gave none).
@@ -91,7 +92,14 @@ class ExtractStrategy:
         self.filters = tuple(filters) if filters is not None else default_filters(self.name)
 
     async def run(self, doc: Document, ctx: StrategyContext) -> list[Example]:
-        """One call per document; kept facts are appended to ``ctx.facts``."""
+        """The examples only (see :meth:`find_facts` for the facts)."""
+        _, examples = await self.find_facts(doc, ctx)
+        return examples
+
+    async def find_facts(
+        self, doc: Document, ctx: StrategyContext
+    ) -> tuple[list[Fact], list[Example]]:
+        """One call per document: the kept facts, and their examples when asked for."""
         result = await call_llm(
             ctx,
             stage=self.name,
@@ -104,19 +112,19 @@ class ExtractStrategy:
             json_schema=schema_for(ExtractOutput, {"facts": self.max_facts}),
         )
         if result is None:
-            return []
+            return [], []
         if not result.value.facts:
             ctx.drops.add(f"{self.name}.info", "no_facts", source_id=doc.id)
         limit = self.max_facts
         extracted = cap(result.value.facts, limit, ctx, strategy=self.name, source_id=doc.id)
         facts = self._keep(doc, extracted, result.prompt.fewshot, ctx)
-        ctx.facts.extend(facts)
         if not self.emit_examples:
-            return []
+            return facts, []
         provenance = result.provenance(source_id=doc.id, strategy=self.name)
-        return [
+        examples = [
             Example(completion=_sentence(f), kind="extract", provenance=provenance) for f in facts
         ]
+        return facts, examples
 
     def _keep(
         self,

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
 from augment_ft.core.errors import ConfigError
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.context import StrategyContext
 from augment_ft.text.entities import (
     content_token_list,
     content_tokens,

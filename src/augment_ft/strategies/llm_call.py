@@ -19,13 +19,14 @@ from augment_ft.backends.base import ChatRequest, Completion, Usage, call_id
 from augment_ft.core.errors import (
     AuthenticationError,
     BackendError,
+    BackendUnavailableError,
     CapabilityError,
     ConfigError,
     ContextLengthError,
     ParseError,
 )
 from augment_ft.core.models import Message, Provenance
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.context import StrategyContext
 from augment_ft.strategies.parsing import parse_output
 from augment_ft.strategies.prompts import RenderedPrompt, render_prompt
 
@@ -34,9 +35,14 @@ __all__ = ["LLMResult", "call_llm", "reask_message", "schema_for"]
 M = TypeVar("M", bound=BaseModel)
 Schema = dict[str, JsonValue]
 
-_FATAL: tuple[type[BackendError], ...] = (AuthenticationError, CapabilityError)
-"""Backend errors that doom every later call too, so the run stops (ConfigError and
-DependencyError are not BackendErrors and are never caught here)."""
+_FATAL: tuple[type[BackendError], ...] = (
+    AuthenticationError,
+    BackendUnavailableError,
+    CapabilityError,
+)
+"""Backend errors that doom every later call too, so the run stops: a bad key, a dead URL
+or unknown model (BackendUnavailableError), an unsupported feature. ConfigError and
+DependencyError are not BackendErrors and are never caught here."""
 
 
 @dataclass(frozen=True)

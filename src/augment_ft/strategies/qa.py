@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Document, Example
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.context import StrategyContext
 from augment_ft.strategies.filters import (
     FILTER_STAGE,
     Candidate,

@@ -7,17 +7,16 @@ counted under stage ``reverse.info`` as ``not_reversible`` (information, not a f
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from augment_ft.core.errors import ConfigError
-from augment_ft.core.models import Document, Example
-from augment_ft.strategies.base import StrategyContext
-from augment_ft.strategies.filters import Candidate, Filter, apply_filters, cap, default_filters
-from augment_ft.strategies.llm_call import call_llm, schema_for
-from augment_ft.strategies.rephrase import Unit, check_unit, text_units
+from augment_ft.core.models import Document
+from augment_ft.strategies.context import StrategyContext
+from augment_ft.strategies.filters import Filter
+from augment_ft.strategies.sentence import SentenceStrategy, Unit
 
 __all__ = ["INFO_STAGE", "ReverseOutput", "ReverseStrategy"]
 
@@ -44,12 +43,12 @@ class ReverseOutput(BaseModel):
         return self
 
 
-class ReverseStrategy:
+class ReverseStrategy(SentenceStrategy[ReverseOutput]):
     """Reversals of each sentence's relation (at most ``max_reversals``); kind ``reverse``."""
 
     name = "reverse"
-    uses_llm = True
-    needs_corpus = False
+    output = ReverseOutput
+    list_field = "reversals"
 
     def __init__(
         self,
@@ -64,49 +63,23 @@ class ReverseStrategy:
         if max_reversals < 1:
             msg = f"reverse: max_reversals must be at least 1, got {max_reversals}"
             raise ConfigError(msg)
-        self.max_reversals = max_reversals
-        self.unit = check_unit(unit, self.name)
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.filters = tuple(filters) if filters is not None else default_filters(self.name)
-        self.template = template
-
-    async def run(self, doc: Document, ctx: StrategyContext) -> list[Example]:
-        """One call per unit, all units of the document concurrently."""
-        units = text_units(doc, self.unit, ctx, strategy=self.name)
-        batches = await asyncio.gather(*(self._unit(doc, i, t, ctx) for i, t in units))
-        return [example for batch in batches for example in batch]
-
-    def _budget(self, text: str, ctx: StrategyContext) -> int:
-        if self.max_tokens is not None:
-            return self.max_tokens
-        return 32 + self.max_reversals * (2 * ctx.count_tokens(text) + 16)
-
-    async def _unit(
-        self, doc: Document, index: int | None, text: str, ctx: StrategyContext
-    ) -> list[Example]:
-        result = await call_llm(
-            ctx,
-            stage=self.name,
-            template=self.template,
-            variables={"text": text, "max_reversals": self.max_reversals},
-            output=ReverseOutput,
-            source_id=doc.id,
-            temperature=self.temperature,
-            max_tokens=self._budget(text, ctx),
-            json_schema=schema_for(ReverseOutput, {"reversals": self.max_reversals}),
+        super().__init__(
+            max_reversals,
+            unit,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            filters=filters,
+            template=template,
         )
-        if result is None:
-            return []
-        if not result.value.reversible:
+        self.max_reversals = max_reversals
+
+    def variables(self, text: str) -> Mapping[str, Any]:
+        return {"text": text, "max_reversals": self.max_reversals}
+
+    def texts(
+        self, value: ReverseOutput, doc: Document, text: str, ctx: StrategyContext
+    ) -> list[str]:
+        if not value.reversible:
             ctx.drops.add(INFO_STAGE, "not_reversible", source_id=doc.id, detail=text)
             return []
-        limit = self.max_reversals
-        texts = cap(result.value.reversals, limit, ctx, strategy=self.name, source_id=doc.id)
-        candidates = [Candidate(t.strip(), text, result.prompt.fewshot) for t in texts]
-        kept = apply_filters(self.filters, candidates, ctx, strategy=self.name, source_id=doc.id)
-        parent = text if index is not None else None
-        provenance = result.provenance(
-            source_id=doc.id, strategy=self.name, parent=parent, sentence_index=index
-        )
-        return [Example(completion=c.text, kind="reverse", provenance=provenance) for c in kept]
+        return value.reversals

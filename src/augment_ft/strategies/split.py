@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Document, Example, Provenance
-from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.context import StrategyContext
 from augment_ft.text.splitter import Sentence, split_sentences
 
 __all__ = ["KIND_CUMULATIVE", "KIND_INDEPENDENT", "SplitMode", "SplitStrategy"]

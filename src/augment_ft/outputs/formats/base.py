@@ -50,7 +50,7 @@ class Format(Protocol):
         ...
 
 
-FORMATS: Registry[Format] = Registry("format")
+FORMATS: Registry[Format] = Registry("format", entry_point_group="augment_ft.formats")
 """Output formats by name; ``FORMATS.create("openai-chat", max_tokens=...)`` builds one."""
 
 

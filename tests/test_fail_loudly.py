@@ -1,0 +1,96 @@
+"""A backend that cannot work stops the run with one clear message and exit 1, never a
+quiet run that writes only the originals (issue: "the server died silently")."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from openai_fake_server import error, fake_openai_server, ok, unauthorized
+
+CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus" / "velps.md"
+CONSOLE = Path(sys.executable).with_name("augment-ft")
+
+
+def closed_port() -> int:
+    """A port nothing listens on: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(tmp_path: Path, base_url: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(CONSOLE), "run", str(CORPUS), "-o", str(tmp_path / "t.jsonl"), "--backend",
+        "openai", "--model", "gpt-test", "--base-url", base_url, "--strategies",
+        "split,rephrase", "--no-cache", "-q", "--retry-base-delay", "0", *flags,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("augment-ft: error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_a_closed_port_stops_the_run_before_any_document(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    done = run(tmp_path, url)
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    assert url in line and "gpt-test" in line
+    assert (tmp_path / "t.jsonl").read_text() == ""  # nothing written: the probe came first
+
+
+def test_a_401_stops_the_run_naming_the_key_and_never_showing_it(tmp_path: Path) -> None:
+    with fake_openai_server(unauthorized()) as server:
+        done = subprocess.run(
+            [*run_command(tmp_path, server.base_url)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={"OPENAI_API_KEY": "sk-secret-123456", "PATH": "/usr/bin:/bin"},
+        )
+        assert len(server.chat_requests) == 1  # the probe, and nothing after it
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    assert "401" in line or "key" in line.lower()
+    assert "sk-secret-123456" not in done.stderr + done.stdout
+
+
+def run_command(tmp_path: Path, base_url: str) -> list[str]:
+    return [
+        str(CONSOLE), "run", str(CORPUS), "-o", str(tmp_path / "t.jsonl"), "--backend",
+        "openai", "--model", "gpt-test", "--base-url", base_url, "--strategies",
+        "split,rephrase", "--no-cache", "-q",
+    ]  # fmt: skip
+
+
+def test_a_run_whose_every_call_failed_exits_1(tmp_path: Path) -> None:
+    """The server answers the probe, then fails every real call: still a failure."""
+    with fake_openai_server(error(500, "boom", err_type="server_error")) as server:
+        server.script(ok("OK"))  # the probe gets through
+        done = run(
+            tmp_path, server.base_url, "--max-attempts", "1", "--report", str(tmp_path / "r.json")
+        )
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    assert "every model call failed" in line
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["drops"]["rephrase"]["backend_error"] == 5  # every sentence, counted
+    assert "--resume" in done.stderr
+
+
+def test_a_healthy_server_passes_the_probe(tmp_path: Path) -> None:
+    rows = json.dumps({"rephrasings": ["Velps burrow in every corner of Velmora."]})
+    with fake_openai_server(ok(rows)) as server:
+        done = run(tmp_path, server.base_url)
+        probes = [r for r in server.chat_requests if r.body.get("max_tokens") == 1]
+    assert done.returncode == 0, done.stderr
+    assert len(probes) == 1
