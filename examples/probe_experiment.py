@@ -172,9 +172,12 @@ def train(model: Any, tokenizer: Any, rows: list[str], args: argparse.Namespace)
         for start in range(0, len(order), args.batch):
             batch = [t + tokenizer.eos_token for t in order[start : start + args.batch]]
             enc = tokenizer(
-                batch, return_tensors="pt", padding=True, truncation=True,
+                batch,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
                 max_length=args.max_tokens,
-            )  # fmt: skip
+            )
             enc = {k: v.to(args.device) for k, v in enc.items()}
             labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
             loss = model(**enc, labels=labels).loss
@@ -253,9 +256,11 @@ def settings(args: argparse.Namespace, probe: str, sizes: dict[str, Any]) -> dic
 
 
 def run_all(
-    session: Session, plan: list[tuple[str, list[str], list[TestItem], bool]],
-    args: argparse.Namespace, meta: dict[str, Any],
-) -> list[dict[str, Any]]:  # fmt: skip
+    session: Session,
+    plan: list[tuple[str, list[str], list[TestItem], bool]],
+    args: argparse.Namespace,
+    meta: dict[str, Any],
+) -> list[dict[str, Any]]:
     """Each ``(name, rows, items, trained)`` in turn; results.json rewritten after each."""
     results: list[dict[str, Any]] = []
     for name, rows, items, trained in plan:
@@ -285,10 +290,18 @@ def render(results: list[dict[str, Any]]) -> str:
     return "\n".join([*lines, f"| chance | - | {chance} | - |"]) + "\n" if results else ""
 
 
-def draw_figure(files: list[Path], png: Path) -> None:
+def draw_figure(files: list[Path], png: Path, *, required: bool = True) -> None:
     """Accuracy by condition, one panel per probe and a bar group per split; standard-error
-    bars; each split's chance level as a dashed line across its group."""
-    import matplotlib
+    bars; each split's chance level as a dashed line across its group. Without matplotlib:
+    an error with the pip hint, or (not ``required``) a note and no figure."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        hint = "matplotlib is missing: pip install -e '.[train]'"
+        if required:
+            raise SystemExit(hint) from exc
+        log(f"{hint}; no figure drawn")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -297,35 +310,62 @@ def draw_figure(files: list[Path], png: Path) -> None:
     for file in files:
         for entry in json.loads(file.read_text(encoding="utf-8")):
             panels.setdefault(entry.get("probe", "reversals"), []).append(entry)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     for ax, (probe, entries) in zip(axes[0], panels.items(), strict=True):
         _panel(ax, probe, entries)
-    fig.tight_layout()
+    labels: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            labels.setdefault(label, handle)
+    fig.legend(labels.values(), labels.keys(), loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * ((len(labels) + 3) // 4), 1, 1))
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=130)
     plt.close(fig)
 
 
+COLORS = {
+    "untrained": "#d9d9d9",
+    "in-context": "#a6cee3",
+    "original": "#7f7f7f",
+    "original+symbolic": "#1f78b4",
+    "original+llm": "#fdbf6f",
+    "original+llm+symbolic": "#33a02c",
+    "original+unverified-llm": "#fb9a99",
+    "original+unverified-llm+symbolic": "#e31a1c",
+}
+"""One colour per condition, the same in every panel."""
+
+
 def _panel(ax: Any, probe: str, entries: list[dict[str, Any]]) -> None:
     splits = list(entries[0]["scores"]["splits"])
     width = 0.8 / len(entries)
-    colors = ["#9e9e9e", "#bdbdbd", "#4c72b0", "#dd8452", "#c44e52", "#55a868", "#8172b3"]
     for k, entry in enumerate(entries):
         scores = [entry["scores"]["splits"][s] for s in splits]
         xs = [i - 0.4 + width * (k + 0.5) for i in range(len(splits))]
         ax.bar(
-            xs, [s["accuracy"] for s in scores], width, yerr=[s["stderr"] for s in scores],
-            capsize=2, label=entry["condition"], color=colors[k % len(colors)],
-        )  # fmt: skip
+            xs,
+            [s["accuracy"] for s in scores],
+            width,
+            yerr=[s["stderr"] for s in scores],
+            capsize=2,
+            label=entry["condition"],
+            color=COLORS.get(entry["condition"], "#b15928"),
+            edgecolor="black",
+            linewidth=0.4,
+        )
     for i, split in enumerate(splits):
         chance = entries[0]["scores"]["splits"][split]["chance"]
         ax.hlines(chance, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=1)
     ax.plot([], [], "k--", linewidth=1, label="chance")
-    ax.set_xticks(range(len(splits)), [s.removeprefix("syllogism.") for s in splits])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy (likelihood, s.e. bars)")
+    ticks = [
+        f"{s.removeprefix('syllogism.')}\n(n={entries[0]['scores']['splits'][s]['n']})"
+        for s in splits
+    ]
+    ax.set_xticks(range(len(splits)), ticks)
+    ax.set_ylim(0, 1.0)
+    ax.set_ylabel("accuracy (bars: 1 s.e.)")
     ax.set_title(probe)
-    ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
 
 
 # --- the experiment -------------------------------------------------------------------------
@@ -363,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_all(session, plan, args, meta)
     table = render(results)
     (args.out / "results.md").write_text(table, encoding="utf-8")
-    draw_figure([args.out / "results.json"], args.out / "results.png")
+    draw_figure([args.out / "results.json"], args.out / "results.png", required=False)
     print(table)
     return 0
 

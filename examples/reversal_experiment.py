@@ -62,9 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--articles", type=int, default=3, help="articles per fact (paper: 10)")
     p.add_argument("--augment-backend", choices=["local", "scripted"], default="local")
     p.add_argument(
-        "--llm-rows", type=Path, default=None,
+        "--llm-rows",
+        type=Path,
+        default=None,
         help="reuse OUT/llm-rows.jsonl of an earlier run (llm-rows-unverified.jsonl beside it)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--conditions",
         default=",".join(CONDITIONS),
@@ -113,9 +115,12 @@ def write_llm_rows(probe: Any, args: argparse.Namespace) -> None:
         for verify in (True, False):
             log(f"writing LLM augmentations through augment_ft (verify={verify}) ...")
             result = augment(
-                [*probe.documents, *probe.facts], strategies=["reverse", "rephrase"],
-                backend=backend, verify=verify, **options,
-            )  # fmt: skip
+                [*probe.documents, *probe.facts],
+                strategies=["reverse", "rephrase"],
+                backend=backend,
+                verify=verify,
+                **options,
+            )
             name = "llm-report.json" if verify else "llm-report-unverified.json"
             result.report.write(args.out / name)
             texts = [example.text for example in result.examples]
@@ -204,10 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         probe.items, probe.documents, max_support=1, extra=4, seed=args.seed
     )
     plan = [
-        (name, rows[name], context_items if name == "in-context" else probe.items,
-         name not in ("untrained", "in-context"))
+        (
+            name,
+            rows[name],
+            context_items if name == "in-context" else probe.items,
+            name not in ("untrained", "in-context"),
+        )
         for name in args.conditions.split(",")
-    ]  # fmt: skip
+    ]
     sizes = {"n_facts": args.facts, "articles_per_fact": args.articles}
     results = run_all(session, plan, args, settings(args, "reversals", sizes))
     for result in results:
@@ -216,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     table = render(results, args)
     (args.out / "results.md").write_text(table, encoding="utf-8")
-    draw_figure([args.out / "results.json"], args.out / "results.png")
+    draw_figure([args.out / "results.json"], args.out / "results.png", required=False)
     print(table)
     return 0
 

@@ -60,8 +60,8 @@ def test_site_fetches_nothing_at_page_load(site: Path) -> None:
 def test_api_reference_renders_the_docstrings(site: Path) -> None:
     text = (site / "api" / "index.html").read_text(encoding="utf-8")
     for anchor in (
-        "augment_ft.pipeline.augment",
-        "augment_ft.pipeline.Run",
+        "augment_ft.pipeline.api.augment",
+        "augment_ft.pipeline.pipeline.Pipeline",
         "augment_ft.core.config.RunConfig",
         "augment_ft.backends.scripted.ScriptedBackend",
         "augment_ft.outputs.formats.validate_file",

@@ -23,6 +23,7 @@ VARIABLES: dict[str, dict[str, Any]] = {
     },
     "extract": {"document": "D."},
     "qa": {"document": "D.", "n": 2, "reverse_questions": True},
+    "judge": {"source": "Femps are a type of glon.", "statement": "Glons include femps."},
 }
 
 HOSTILE = (
@@ -53,7 +54,8 @@ def test_packaged_templates_render_fewshot_turns_then_the_data(name: str) -> Non
     assert prompt.template == name
     assert len(prompt.template_hash) == 16
     assert prompt.fewshot, "each template exports its few-shot texts"
-    data = VARIABLES[name].get("text") or VARIABLES[name]["document"]
+    given = VARIABLES[name]
+    data = given.get("text") or given.get("statement") or given["document"]
     assert data in prompt.messages[-1].content
 
 
@@ -66,6 +68,8 @@ def test_packaged_templates_render_fewshot_turns_then_the_data(name: str) -> Non
         ("implications_corpus", "document", "</target>"),
         ("extract", "document", "</document>"),
         ("qa", "document", "</document>"),
+        ("judge", "source", "</source>"),
+        ("judge", "statement", "</statement>"),
     ],
 )
 def test_data_is_never_evaluated_and_cannot_close_its_delimiter(

@@ -85,7 +85,8 @@ def test_the_api_key_is_in_no_file_output_or_message(tmp_path: Path) -> None:
         assert run("ok").returncode == 0
         quoted = f"upstream failure for key {key}; try again"
         server.set_default(error(500, quoted, err_type="server_error"))
-        assert run("server-error", "--max-attempts", "1").returncode == 0  # drops, no stop
+        # Every call failed: a failed run (exit 1), each failure counted in the report.
+        assert run("server-error", "--max-attempts", "1").returncode == 1
         server.set_default(error(401, f"Incorrect API key provided: {key}.", code="bad_key"))
         refused = run("unauthorized")
         assert server.chat_requests[0].headers["authorization"] == f"Bearer {key}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -16,6 +17,7 @@ from augment_ft.core.hashing import stable_hash
 from augment_ft.core.models import Message
 
 __all__ = [
+    "AsyncClosing",
     "Backend",
     "BackendWrapper",
     "ChatRequest",
@@ -85,7 +87,28 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-class BackendWrapper:
+_Closing = TypeVar("_Closing", bound="AsyncClosing")
+
+
+class AsyncClosing:
+    """``async with obj:`` closes ``obj`` with its ``aclose()`` at the end of the block."""
+
+    async def aclose(self) -> None:
+        """Release what the object holds (connections, a model, files)."""
+
+    async def __aenter__(self: _Closing) -> _Closing:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class BackendWrapper(AsyncClosing):
     """Base of the wrappers (cache, retry, limits, usage): holds ``inner`` and forwards to it
     whatever the wrapper does not change, so each wrapper states only its own concern."""
 

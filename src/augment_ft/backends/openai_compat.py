@@ -11,10 +11,9 @@ rejection is remembered, as is a refused ``max_tokens``/``max_completion_tokens`
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Literal
 
-from augment_ft.backends.base import ChatRequest, Completion
+from augment_ft.backends.base import AsyncClosing, ChatRequest, Completion
 from augment_ft.backends.openai_client import DEFAULT_BASE_URL, resolve_endpoint
 from augment_ft.backends.openai_errors import (
     error_text,
@@ -49,7 +48,7 @@ _NEGOTIABLE: tuple[SchemaMode, ...] = ("json_schema", "json_object", "instructio
 _SCHEMA_WORDS = ("response_format", "json_schema", "schema")
 
 
-class OpenAIBackend:
+class OpenAIBackend(AsyncClosing):
     """A :class:`~augment_ft.backends.base.Backend` over any OpenAI-compatible HTTP server.
 
     ``base_url``/``api_key`` default to ``OPENAI_BASE_URL``/``OPENAI_API_KEY``; servers other
@@ -199,14 +198,3 @@ class OpenAIBackend:
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.aclose()
-
-    async def __aenter__(self) -> OpenAIBackend:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -107,17 +107,6 @@ class StackedBackend(BackendWrapper):
     ) -> None:
         self.close()
 
-    async def __aenter__(self) -> StackedBackend:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 def build_stack(
     backend: Backend,

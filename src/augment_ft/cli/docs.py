@@ -1,7 +1,9 @@
 """Write (or check) ``docs/cli.md`` from the CLI's own help, so the reference never drifts.
 
-``python -m augment_ft.cli.docs`` writes it; ``--check`` only compares and exits 1 when the
-file is stale. Run it with Python 3.11: argparse lays out help differently in other versions.
+``python -m augment_ft.cli.docs`` writes it; ``--check`` only compares (byte for byte) and
+exits 1 when the file is stale. Generate it with Python 3.11, as the committed file was:
+argparse lays help out a little differently in other versions, which the test suite's
+staleness check normalizes away on them.
 """
 
 from __future__ import annotations

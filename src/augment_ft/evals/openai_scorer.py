@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 import openai
 
+from augment_ft.backends.base import AsyncClosing
 from augment_ft.backends.openai_client import resolve_endpoint, sdk_client
 from augment_ft.backends.openai_errors import translate_sdk_error
 from augment_ft.core.errors import BadRequestError, CapabilityError, ConfigError
@@ -72,7 +72,7 @@ _NO_ECHO = (
 )
 
 
-class OpenAILogprobScorer:
+class OpenAILogprobScorer(AsyncClosing):
     """A :class:`~augment_ft.evals.scoring.Scorer` over ``/v1/completions`` with echo."""
 
     def __init__(
@@ -134,14 +134,3 @@ class OpenAILogprobScorer:
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._client.close()
-
-    async def __aenter__(self) -> OpenAILogprobScorer:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

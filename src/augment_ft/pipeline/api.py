@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from augment_ft.backends.base import Backend, run_sync
 from augment_ft.core.config import RunConfig, build_config
@@ -14,6 +15,7 @@ from augment_ft.core.models import Document, Example, Fact
 from augment_ft.core.report import RunReport
 from augment_ft.outputs.sink import MemorySink
 from augment_ft.pipeline.build import build_pipeline
+from augment_ft.pipeline.hf import documents_from_dataset, examples_to_dataset, is_hf_dataset
 from augment_ft.pipeline.pipeline import Progress
 from augment_ft.strategies.base import AnyStrategy
 
@@ -26,6 +28,10 @@ class AugmentResult:
 
     examples: list[Example]
     report: RunReport
+
+    def to_dataset(self) -> Any:
+        """The kept examples as a Hugging Face ``datasets.Dataset`` (extra ``hf``)."""
+        return examples_to_dataset(self.examples)
 
 
 async def run(
@@ -58,7 +64,7 @@ def _split_inputs(
 
 
 def augment(
-    inputs: Iterable[str | os.PathLike[str] | Document | Fact],
+    inputs: Iterable[str | os.PathLike[str] | Document | Fact] | Any,
     *,
     strategies: Sequence[str | AnyStrategy] = ("split", "reverse"),
     backend: Backend | None = None,
@@ -72,9 +78,17 @@ def augment(
     following the strategy protocol, which needs no registering. Without ``output`` the
     kept examples are returned; with it they are written as JSONL. ``options`` are any
     :class:`RunConfig` fields (``format``, ``cache``, ``seed``...). Objects are read
-    before paths.
+    before paths. ``inputs`` may also be a Hugging Face ``datasets.Dataset`` (its
+    ``text_field`` column is the text, ``id_field`` the id); ``result.to_dataset()`` gives
+    the kept examples back as one.
     """
-    paths, objects = _split_inputs(inputs)
+    paths: list[str] = []
+    objects: list[Document | Fact] = []
+    if is_hf_dataset(inputs):
+        fields = {k: str(options[k]) for k in ("text_field", "id_field") if k in options}
+        objects += documents_from_dataset(inputs, **fields)
+    else:
+        paths, objects = _split_inputs(inputs)
     data: dict[str, object] = {
         "inputs": paths,
         "strategies": [s for s in strategies if isinstance(s, str)],

@@ -39,6 +39,7 @@ __all__ = [
     "build_sink",
     "build_source",
     "build_step",
+    "build_verify",
     "make_parent",
     "own_files",
 ]
@@ -64,18 +65,9 @@ def build_pipeline(
     _check_report(config)
     sink = build_sink(config, estimate=estimate)
     dedup = build_deduplicator(config)
-    raw = _raw_backend(config, backend, estimate) if chosen.uses_llm or config.judge else None
-    stack = build_backend(config, raw, estimate=estimate) if chosen.uses_llm and raw else None
-    judge, judge_stack = (
-        build_judge(config, raw, estimate=estimate)
-        if config.verify and config.judge
-        else (None, None)
-    )
-    verify = (
-        VerifyStage(source.collect_facts(), judge=judge, relations=_relations(chosen))
-        if config.verify
-        else None
-    )
+    raw = _raw_backend(config, backend, estimate) if chosen.uses_llm else None
+    stack = build_backend(config, raw, estimate=estimate) if raw is not None else None
+    verify, judge_stack = build_verify(config, chosen, raw, estimate=estimate)
     return Pipeline(
         source=source,
         step=build_step(config, chosen, stack, verify),
@@ -130,6 +122,20 @@ def _context(config: RunConfig, backend: Backend | None) -> StrategyContext:
         template_dir=config.template_dir,
         seed=config.seed,
     )
+
+
+def build_verify(
+    config: RunConfig, chosen: StrategySet, raw: Backend | None, *, estimate: bool = False
+) -> tuple[VerifyStage | None, StackedBackend | None]:
+    """The verify stage and the judge's stack (None: off). Only model-written rows are
+    checked, so a run without them has no stage and reads no facts up front; the facts are
+    read when the run starts (``Pipeline.run``), so a fault in them is the run's."""
+    if not (config.verify and chosen.uses_llm):
+        return None, None
+    judge, judge_stack = (
+        build_judge(config, raw, estimate=estimate) if config.judge else (None, None)
+    )
+    return VerifyStage(judge=judge, relations=_relations(chosen)), judge_stack
 
 
 def build_judge(

@@ -9,10 +9,11 @@ own work; the report is the sum of those counts.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from augment_ft.backends.base import Backend
@@ -80,9 +81,12 @@ class Pipeline:
         started = time.monotonic()
         try:
             with self.sink, self.dedup:  # outputs first: a refused output fails before work
-                for backend in self.probes:
-                    await probe(backend)
-                tally = await self._documents()
+                await asyncio.gather(
+                    *(probe(backend) for backend in self.probes),
+                    # The tokenizer loads off the loop, beside the probe, not in the first call.
+                    asyncio.to_thread(self.step.context.count_tokens, "warm"),
+                )
+                tally = await self._documents(self._parts())
                 await self._admit(self._fact_examples(tally))
         finally:
             for backend in {id(b): b for b in self.backends if b is not None}.values():
@@ -94,7 +98,14 @@ class Pipeline:
         _fail_if_no_call_succeeded(report.judge, "judge")
         return report
 
-    async def _documents(self) -> Tally:
+    def _parts(self) -> StepParts:
+        """The step's parts, the verify stage holding every fact of the inputs."""
+        verify = self.step.verify
+        if verify is None:
+            return self.step
+        return replace(self.step, verify=verify.with_facts(self.source.collect_facts()))
+
+    async def _documents(self, parts: StepParts) -> Tally:
         """Every document through the step, in input order, its examples admitted as they come."""
         docs: Iterable[Any] = self.source.documents()
         corpus = list(docs) if self.needs_corpus else []
@@ -102,7 +113,7 @@ class Pipeline:
 
         async def results() -> AsyncIterator[Example]:
             done = 0
-            mapped = ordered_map(corpus or docs, lambda d: step(d, self.step, corpus), self.window)
+            mapped = ordered_map(corpus or docs, lambda d: step(d, parts, corpus), self.window)
             async for result in mapped:
                 tally.add(result)
                 done += 1

@@ -28,12 +28,11 @@ _MAX_CANDIDATES = 16
 """Openings tried per text: enough for prose with stray brackets, bounded for huge inputs."""
 
 
-def _balanced_end(text: str, start: int) -> int | None:
-    """Index just past the bracket closing ``text[start]``, respecting JSON strings."""
-    stack: list[str] = []
+def _outside_strings(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """``(index, char)`` of every character from ``start`` that is not inside a JSON string
+    (the quotes themselves count as inside)."""
     in_string = False
     escaped = False
-    pairs = {"{": "}", "[": "]"}
     for i in range(start, len(text)):
         ch = text[i]
         if in_string:
@@ -45,7 +44,16 @@ def _balanced_end(text: str, start: int) -> int | None:
                 in_string = False
         elif ch == '"':
             in_string = True
-        elif ch in pairs:
+        else:
+            yield i, ch
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """Index just past the bracket closing ``text[start]``, respecting JSON strings."""
+    stack: list[str] = []
+    pairs = {"{": "}", "[": "]"}
+    for i, ch in _outside_strings(text, start):
+        if ch in pairs:
             stack.append(pairs[ch])
         elif ch in "}]":
             if not stack or stack.pop() != ch:
@@ -57,23 +65,8 @@ def _balanced_end(text: str, start: int) -> int | None:
 
 def _strip_trailing_commas(text: str) -> str:
     """Remove commas directly before ``}`` or ``]`` outside strings (a common model slip)."""
-    out: list[str] = []
-    in_string = False
-    escaped = False
-    for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "," and _next_is_closing(text, i + 1):
-            continue
-        out.append(ch)
-    return "".join(out)
+    cut = {i for i, ch in _outside_strings(text) if ch == "," and _next_is_closing(text, i + 1)}
+    return "".join(ch for i, ch in enumerate(text) if i not in cut) if cut else text
 
 
 def _next_is_closing(text: str, index: int) -> bool:

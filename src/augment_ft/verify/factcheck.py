@@ -114,6 +114,8 @@ class FactCheck:
 
     def check_text(self, text: str) -> Verdict:
         """Every sentence of ``text`` (headings and rules skipped), combined."""
+        if not self.graph.given and not self.graph.extracted:
+            return Verdict("unknown", "no facts to check against", text)
         sentences = [s.text for s in split_sentences(text) if s.kind not in ("heading", "rule")]
         if len(sentences) == 1:
             return self.check(sentences[0])

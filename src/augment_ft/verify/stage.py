@@ -55,6 +55,10 @@ class VerifyStage:
         self.facts = self._check()
         self.judge = judge
 
+    def with_facts(self, given: Sequence[Fact]) -> VerifyStage:
+        """The same stage over ``given`` facts (a run reads them when it starts)."""
+        return VerifyStage(given, judge=self.judge, relations=self.relations)
+
     def _check(self, found: Sequence[Fact] = ()) -> FactCheck:
         return FactCheck.from_facts(self.given, found, relations=self.relations)
 
