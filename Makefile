@@ -12,11 +12,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+LLAMA_NOTE := "Installing llama-cpp-python: PyPI has no wheel for it, so pip compiles llama.cpp from source now (about 4 minutes on 2 cores, quiet until it is done)."
+
 $(STAMP_DEMO): pyproject.toml | $(BIN)/python
+	@echo $(LLAMA_NOTE)
 	$(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
+	@echo $(LLAMA_NOTE)
 	$(BIN)/pip install --quiet -e '.[dev,local,server]'
 	touch $@ $(STAMP_DEMO)
 
@@ -29,6 +33,7 @@ $(STAMP_TEST): pyproject.toml $(STAMP_DEV)
 demo: $(STAMP_DEMO)
 	$(BIN)/augment-ft run --config examples/demo.toml
 	@echo "JSONL written to demo-out/train.jsonl (provenance beside it); report in demo-out/report.json"
+	@echo "Read a sample of what the model wrote: $(BIN)/augment-ft eval audit demo-out/train.jsonl --inputs examples/corpus"
 
 fmt: $(STAMP_DEV)
 	$(BIN)/ruff format src tests benchmarks examples

@@ -311,7 +311,9 @@ def draw_figure(files: list[Path], png: Path, *, required: bool = True) -> None:
         for entry in json.loads(file.read_text(encoding="utf-8")):
             panels.setdefault(entry.get("probe", "reversals"), []).append(entry)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    order = list(COLORS)
     for ax, (probe, entries) in zip(axes[0], panels.items(), strict=True):
+        entries.sort(key=lambda e: order.index(e["condition"]) if e["condition"] in order else 99)
         _panel(ax, probe, entries)
     labels: dict[str, Any] = {}
     for ax in axes[0]:

@@ -97,3 +97,50 @@ def pytest_make_collect_report(
     if report.skipped and strict_skips() and not _allowed(report.nodeid):
         _forbid(report)
     return report
+
+
+# --- ray: a local instance per Ray test module (tests/test_cluster_*.py) ----------------
+#
+# 2 CPUs, no dashboard, token auth (one random token for the session, in the environment,
+# so that a driver started in a subprocess can join; Ray caches the token it first read),
+# a short temporary directory (Ray puts sockets there), and Ray Data's 30-minute hang
+# detector cut to two. Per module, so no Ray process outlives the tests that use it.
+
+
+@pytest.fixture(scope="session")
+def ray_environment() -> Iterator[None]:
+    """Ray's settings for this session's instances, set before Ray is first imported."""
+    import secrets
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_AUTH_MODE", "token")
+        mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+        mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        mp.setenv("RAY_DATA_LOG_LEVEL", "WARNING")
+        yield
+
+
+@pytest.fixture(scope="module")
+def ray_address(ray_environment: None) -> Iterator[str]:
+    """The address of the module's local Ray instance (shut down after the module)."""
+    import shutil
+    import tempfile
+
+    import ray
+
+    from augment_ft.cluster.runtime import data_context
+
+    temp_dir = tempfile.mkdtemp(prefix="aft-rt-", dir="/tmp")
+    data_context().execution_no_progress_timeout_s = 120
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="warning",
+        _temp_dir=temp_dir,
+    )
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)

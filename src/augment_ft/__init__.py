@@ -18,6 +18,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "augment_ft.backends.openai_compat": ("OpenAIBackend",),
     "augment_ft.backends.scripted": ("ScriptedBackend",),
     "augment_ft.backends.stack": ("StackedBackend", "build_stack"),
+    "augment_ft.cluster": ("augment_dataset",),
     "augment_ft.core.config": ("RunConfig", "load_config"),
     "augment_ft.core.drops": ("DropLog",),
     "augment_ft.core.errors": ("AugmentError",),

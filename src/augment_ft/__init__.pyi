@@ -9,6 +9,7 @@ from augment_ft.backends.openai_compat import OpenAIBackend as OpenAIBackend
 from augment_ft.backends.scripted import ScriptedBackend as ScriptedBackend
 from augment_ft.backends.stack import StackedBackend as StackedBackend
 from augment_ft.backends.stack import build_stack as build_stack
+from augment_ft.cluster import augment_dataset as augment_dataset
 from augment_ft.core.config import RunConfig as RunConfig
 from augment_ft.core.config import load_config as load_config
 from augment_ft.core.drops import DropLog as DropLog
@@ -94,6 +95,7 @@ __all__ = [
     "TokenCounter",
     "Usage",
     "augment",
+    "augment_dataset",
     "build_pipeline",
     "build_stack",
     "load_config",

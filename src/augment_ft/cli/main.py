@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from augment_ft.cli.flags import add_config_flags, config_overrides
 from augment_ft.core.config import RunConfig, load_config
 from augment_ft.core.errors import AugmentError, ConfigError, InputError
 from augment_ft.evals.cli import add_eval_parser, run_eval
+
+if TYPE_CHECKING:
+    from augment_ft.core.report import RunReport
 
 __all__ = ["build_parser", "main", "render_cli_docs"]
 
@@ -148,28 +152,48 @@ def _progress(quiet: bool) -> Callable[[int, int], None] | None:
     return show
 
 
-def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
+def _runner(
+    config: RunConfig, progress: Callable[[int, int], None] | None, estimate: bool
+) -> tuple[Callable[[], RunReport], Callable[[], bool]]:
+    """How to run ``config`` (on Ray with ``--engine ray``, else in this process), and
+    whether a failed run has left work that ``--resume`` continues."""
+    if config.engine == "ray" and not estimate:
+        from augment_ft.cluster import prepare_ray_run
+
+        job = prepare_ray_run(config, progress=None if progress is None else _show_line)
+        return job.run, lambda: True
     from augment_ft.backends.base import run_sync
-    from augment_ft.core.report import render_table
     from augment_ft.pipeline.build import build_pipeline
+
+    pipeline = build_pipeline(config, progress=progress, estimate=estimate)
+    return lambda: run_sync(pipeline.run()), lambda: pipeline.sink.opened
+
+
+def _show_line(line: str) -> None:
+    sys.stderr.write(f"\r  {line}")
+    sys.stderr.flush()
+
+
+def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
+    from augment_ft.core.report import render_table
 
     config = config_from_args(args)
     if not estimate and not config.output:
         raise ConfigError("run needs an output file: -o OUT.jsonl (or 'output' in the config)")
     progress = _progress(args.quiet)
     try:
-        pipeline = build_pipeline(config, progress=progress, estimate=estimate)
+        execute, resumable = _runner(config, progress, estimate)
     except InputError as exc:  # a missing or unusable input path is a usage error
         raise ConfigError(str(exc)) from exc
     try:
-        report = run_sync(pipeline.run())
+        report = execute()
     except ConfigError:
         raise
     except AugmentError as exc:
         if progress is not None:
             sys.stderr.write("\n")  # end the progress line before the message
         _error(exc)
-        if pipeline.sink.opened:
+        if resumable():
             print(
                 "augment-ft: what was written is kept; once the cause is fixed, rerun the "
                 "same command with --resume to continue (cached responses are reused)",

@@ -148,6 +148,27 @@ class RunConfig(BaseModel):
     shard: Annotated[str | None, Cli(metavar="I/N")] = Field(
         default=None, description="process shard I of N (0-based)"
     )
+    engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="local = one asyncio process; ray = Ray Data actors over resumable "
+        "shards, with cluster-wide dedup (extra 'ray'; see docs/scaling.md)",
+    )
+    ray_address: Annotated[str | None, Cli(metavar="ADDR")] = Field(
+        default=None,
+        description="the Ray cluster to run on (--engine ray); default: start a local instance",
+    )
+    workers: Annotated[int, Cli(metavar="N")] = Field(
+        default=2,
+        ge=1,
+        description="Ray actors, each running --concurrency calls; --rpm and --tpm are "
+        "shared out among them (--engine ray)",
+    )
+    shards: Annotated[int, Cli(metavar="N")] = Field(
+        default=64,
+        ge=1,
+        le=1_000_000,
+        description="work units of a Ray job, each resumed whole; fixed for the job (--engine ray)",
+    )
     dedup_exact: Annotated[bool, Cli(flag="--no-exact-dedup")] = Field(
         default=True, description="keep exact duplicates (no exact deduplication)"
     )

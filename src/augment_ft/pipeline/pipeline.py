@@ -29,7 +29,7 @@ from augment_ft.pipeline.engine import ordered_map
 from augment_ft.pipeline.step import StepParts, StepResult, step
 from augment_ft.strategies.base import FactStrategy
 
-__all__ = ["FLUSH_SECONDS", "Pipeline", "Progress", "Tally"]
+__all__ = ["FLUSH_SECONDS", "Pipeline", "Progress", "Tally", "fail_if_no_call_succeeded"]
 
 FLUSH_SECONDS = 0.5
 """Longest time kept examples wait in the dedup batch before they are written."""
@@ -94,8 +94,8 @@ class Pipeline:
         report = self._report(tally, time.monotonic() - started)
         if self.report_path:
             report.write(self.report_path)
-        _fail_if_no_call_succeeded(report.backend, "model")
-        _fail_if_no_call_succeeded(report.judge, "judge")
+        fail_if_no_call_succeeded(report.backend, "model")
+        fail_if_no_call_succeeded(report.judge, "judge")
         return report
 
     def _parts(self) -> StepParts:
@@ -181,7 +181,7 @@ class Pipeline:
         )
 
 
-def _fail_if_no_call_succeeded(usage: dict[str, Any], what: str) -> None:
+def fail_if_no_call_succeeded(usage: dict[str, Any], what: str) -> None:
     """A run whose every model call failed is a failure, never a quiet success."""
     errors = sum(usage.get("errors", {}).values())
     if errors and not usage.get("calls") and not usage.get("cache_hits"):
