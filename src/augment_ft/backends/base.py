@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from augment_ft.core.closing import AsyncClosing
 from augment_ft.core.hashing import stable_hash
 from augment_ft.core.models import Message
 
@@ -85,27 +85,6 @@ class Backend(Protocol):
     async def complete(self, request: ChatRequest) -> Completion: ...
 
     async def aclose(self) -> None: ...
-
-
-_Closing = TypeVar("_Closing", bound="AsyncClosing")
-
-
-class AsyncClosing:
-    """``async with obj:`` closes ``obj`` with its ``aclose()`` at the end of the block."""
-
-    async def aclose(self) -> None:
-        """Release what the object holds (connections, a model, files)."""
-
-    async def __aenter__(self: _Closing) -> _Closing:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class BackendWrapper(AsyncClosing):

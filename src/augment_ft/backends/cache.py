@@ -23,7 +23,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from augment_ft.backends.base import Completion, Usage
 from augment_ft.backends.cache_file import (
@@ -39,6 +38,7 @@ from augment_ft.backends.sqlite_wal import (
     retry_busy,
     wal_backlog,
 )
+from augment_ft.core.closing import Closing
 from augment_ft.core.errors import ConfigError, OutputError
 
 __all__ = ["CACHE_SCHEMA_VERSION", "ResponseCache"]
@@ -95,7 +95,7 @@ def _settle(future: asyncio.Future[None], error: OutputError | None) -> None:
         future.set_exception(error)
 
 
-class ResponseCache:
+class ResponseCache(Closing):
     """Raw completions in one SQLite file, safe for threads, tasks and several processes.
 
     Reads, inline writes and the writer thread use separate connections, so a reader never
@@ -374,14 +374,3 @@ class ResponseCache:
             self._inline.close()
             self._reader.close()
             self._writer.close()  # the last one to close checkpoints and removes the WAL
-
-    def __enter__(self) -> ResponseCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -22,7 +22,6 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest
@@ -31,6 +30,7 @@ from augment_ft.backends.cached import CachedBackend
 from augment_ft.backends.limits import Clock, Cooldown, LimitedBackend, Sleep
 from augment_ft.backends.retry import RetryingBackend
 from augment_ft.backends.usage import PriceTable, UsageMeter, UsageStats
+from augment_ft.core.closing import Closing
 
 __all__ = ["RATE_LIMIT_WAIT", "StackedBackend", "build_stack"]
 
@@ -38,7 +38,7 @@ RATE_LIMIT_WAIT = 2.0
 """Seconds a 429'd call waits, in adaptive mode, when the server sent no Retry-After."""
 
 
-class StackedBackend(BackendWrapper):
+class StackedBackend(BackendWrapper, Closing):
     """A backend wrapped in the standard layers; ``stats`` is the run report's usage part.
 
     ``await aclose()`` (or ``async with``) closes the cache and, when the stack owns it, the
@@ -95,17 +95,6 @@ class StackedBackend(BackendWrapper):
         finally:
             if self.owns_base:
                 await self.base.aclose()
-
-    def __enter__(self) -> StackedBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def build_stack(

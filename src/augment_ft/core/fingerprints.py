@@ -24,6 +24,7 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
+from augment_ft.core.closing import Closing
 from augment_ft.core.errors import OutputError
 
 __all__ = ["FingerprintSet", "fingerprint"]
@@ -54,7 +55,7 @@ class _Run:
         self.fences: U64 = keys[::_PAGE].copy()  # the first fingerprint of each page
 
 
-class FingerprintSet:
+class FingerprintSet(Closing):
     """Remembers 64-bit fingerprints; about 1.5 bytes each once spilled to disk.
 
     Up to ``memory_keys`` of the newest stay in memory (about 55 bytes each) before a run
@@ -77,12 +78,6 @@ class FingerprintSet:
 
     def __len__(self) -> int:
         return self._spilled + len(self._buffer)
-
-    def __enter__(self) -> FingerprintSet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def nbytes(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from augment_ft.core.closing import Closing
 from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Example
@@ -16,7 +17,7 @@ __all__ = ["DEDUP_STAGE", "Deduplicator"]
 DEDUP_STAGE = "dedup"
 
 
-class Deduplicator:
+class Deduplicator(Closing):
     """Admits examples in order, dropping (and counting in its own ``drops``, stage ``dedup``):
 
     ``contaminated_exact`` / ``contaminated_ngram``: the text overlaps the evaluation data;
@@ -111,12 +112,6 @@ class Deduplicator:
         """Release the exact-dedup state (its spill file); decide nothing afterwards."""
         if self.exact is not None:
             self.exact.close()
-
-    def __enter__(self) -> Deduplicator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _drop(self, example: Example, reason: str, detail: str) -> None:
         source = example.provenance.source_id

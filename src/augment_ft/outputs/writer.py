@@ -15,11 +15,11 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import jsonlines
 
+from augment_ft.core.closing import Closing
 from augment_ft.core.errors import ConfigError, OutputError, RecordError
 from augment_ft.core.fingerprints import FingerprintSet, fingerprint
 from augment_ft.outputs.naming import IDS_SUFFIX, ids_path
@@ -52,7 +52,7 @@ def _output_error(path: Path, exc: OSError) -> OutputError:
     )
 
 
-class JsonlWriter:
+class JsonlWriter(Closing):
     """Appends one JSON record per line to ``path``, flushing each (see the module doc).
 
     Without ``resume`` an existing non-empty output is refused unless ``overwrite`` is set
@@ -106,17 +106,6 @@ class JsonlWriter:
             self._refuse_existing()
         self._records, self._id_file = self._open("ab" if resume else "wb")
         self._lines = jsonlines.Writer(self._records, dumps=_encode, flush=autoflush)
-
-    def __enter__(self) -> JsonlWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __contains__(self, identity: object) -> bool:
         return isinstance(identity, str) and fingerprint(identity) in self._ids
