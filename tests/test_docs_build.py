@@ -51,7 +51,7 @@ def test_every_docs_page_is_built(site: Path) -> None:
 
 def test_site_fetches_nothing_at_page_load(site: Path) -> None:
     """No web fonts or CDN scripts: the site reads the same with no network."""
-    for page in site.rglob("*.page"):
+    for page in site.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text, page
         external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
