@@ -10,7 +10,11 @@ up after their sixth attempt. ``benchmarks/backend_throughput.py --cap 16`` prin
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +27,9 @@ from augment_ft.backends.stack import RATE_LIMIT_WAIT, build_stack
 from augment_ft.core.errors import BackendError, BackendTimeoutError, ConfigError, RateLimitError
 from augment_ft.core.models import Message
 from openai_fake_server import fake_openai_server
+from pipeline_replies import healthy
+
+CONSOLE = Path(sys.executable).with_name("augment-ft")
 
 
 def req(text: str = "hello") -> ChatRequest:
@@ -223,3 +230,33 @@ async def test_2000_calls_against_a_capped_server_all_answer_with_few_429s() -> 
     settled = stack.as_dict()["in_flight_limit"]
     assert settled["adaptive"] and settled["ceiling"] == 64 and settled["cuts"] >= 4
     assert settled["final"] == round(stack.limited.adaptive.limit, 2)
+
+
+def test_the_cli_against_a_capped_server_writes_what_an_unlimited_one_gets(
+    tmp_path: Path,
+) -> None:
+    """The whole run, as a user runs it: same file, every call answered, few 429s."""
+    docs = tmp_path / "docs.jsonl"
+    with docs.open("w", encoding="utf-8") as handle:
+        for i in range(2000):
+            text = f"The tower of Quell {i} is taller than the mill of Brenner {i}."
+            handle.write(json.dumps({"id": f"d{i}", "text": text}) + "\n")
+    written: dict[str, bytes] = {}
+    for name, cap in (("unlimited", None), ("capped", 16)):
+        out = tmp_path / name / "train.jsonl"
+        with fake_openai_server(
+            healthy, latency=0.02, max_in_flight=cap, cap_retry_after=0.05
+        ) as server:
+            command = [
+                str(CONSOLE), "run", str(docs), "-o", str(out), "--backend", "openai",
+                "--model", "m", "--base-url", server.base_url, "--strategies", "rephrase",
+                "--no-cache", "-q", "--concurrency", "64",
+            ]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+            calls, capped = len(server.chat_requests), server.capped
+        assert done.returncode == 0, done.stderr
+        written[name] = out.read_bytes()
+        if cap is not None:
+            assert 0 < capped < 0.10 * calls, (capped, calls)  # the cap was hit, and rarely
+    assert written["capped"] == written["unlimited"]
+    assert written["capped"].count(b"\n") > 2000  # originals and rephrasings

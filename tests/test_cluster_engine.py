@@ -232,7 +232,9 @@ def test_the_cluster_as_a_whole_keeps_the_rpm_budget(ray_address: str, tmp_path:
     """240 requests a minute over two actors: each holds 120/min with a 6-second bucket
     (12 requests), so in any span of t seconds the server sees at most 24 + 4t requests,
     and 48 requests take at least (48 - 24) / 4 = 6 s. (Without the split, each actor
-    would hold the whole budget: 48 requests at once.)"""
+    would hold the whole budget: 48 requests at once.) The server reads the clock when its
+    handler thread runs, which on a loaded machine can be up to about a second after the
+    request was sent, so a window may look up to a second (4 requests) shorter."""
     arrivals: list[float] = []
 
     def timed(request: RecordedRequest) -> Reply:
@@ -257,7 +259,7 @@ def test_the_cluster_as_a_whole_keeps_the_rpm_budget(ray_address: str, tmp_path:
     assert len(arrivals) == 48
     for i, start in enumerate(arrivals):
         for j in range(i, len(arrivals)):
-            assert j - i + 1 <= 24 + 4 * (arrivals[j] - start) + 1, (i, j)
+            assert j - i + 1 <= 24 + 4 * (arrivals[j] - start + 1.0) + 1, (i, j)
     assert arrivals[-1] - arrivals[0] >= 5.5
 
 

@@ -86,7 +86,7 @@ def test_console_script_scores_with_the_embedded_model(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(CONSOLE_SCRIPT), "eval", "score", str(tmp_path / "m" / "test.jsonl"),
          "--limit", "4", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
