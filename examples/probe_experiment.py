@@ -323,7 +323,12 @@ def draw_figure(files: list[Path], png: Path, *, required: bool = True) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     order = list(COLORS)
     for ax, (probe, entries) in zip(axes[0], panels.items(), strict=True):
-        entries.sort(key=lambda e: order.index(e["condition"]) if e["condition"] in order else 99)
+        entries.sort(
+            key=lambda e: (
+                order.index(e["condition"]) if e["condition"] in order else 99,
+                e.get("shuffle_seed") or 0,
+            )
+        )
         _panel(ax, probe, entries)
     labels: dict[str, Any] = {}
     for ax in axes[0]:
@@ -356,6 +361,12 @@ COLORS = {
 """One colour per condition, the same in every panel."""
 
 
+def _label(entry: dict[str, Any]) -> str:
+    """The condition, and the training order's seed where a run set one of its own."""
+    seed = entry.get("shuffle_seed")
+    return entry["condition"] + (f" (order seed {seed})" if seed is not None else "")
+
+
 def _panel(ax: Any, probe: str, entries: list[dict[str, Any]]) -> None:
     splits = list(entries[0]["scores"]["splits"])
     width = 0.8 / len(entries)
@@ -368,8 +379,9 @@ def _panel(ax: Any, probe: str, entries: list[dict[str, Any]]) -> None:
             width,
             yerr=[s["stderr"] for s in scores],
             capsize=2,
-            label=entry["condition"],
+            label=_label(entry),
             color=COLORS.get(entry["condition"], "#b15928"),
+            hatch="//" if entry.get("shuffle_seed") else None,
             edgecolor="black",
             linewidth=0.4,
         )
