@@ -130,6 +130,38 @@ def test_quantified_negatives_are_their_own_relations(reader: SentenceReader) ->
     assert reader.read("No velps are drummels.") == claim("velps", "none_are", "drummels")
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected", "negated"),
+    [
+        # a quantifier before a comparative: a kind-level comparison
+        ("Some tessicks are more dangerous than grusks.", "more_dangerous_than", False),
+        ("A few tessicks are less dangerous than grusks.", "less_dangerous_than", False),
+        ("All tessicks are more dangerous than grusks.", "more_dangerous_than", False),
+        # "not a single", "not one", "no" before a comparative: its negation
+        ("Not a single tessick is less dangerous than grusks.", "less_dangerous_than", True),
+        ("Not one tessick is a more dangerous than grusks.", "more_dangerous_than", True),
+        ("No tessicks are more dangerous than grusks.", "more_dangerous_than", True),
+        # "not as ADJ as": not more ADJ than
+        ("Tessicks are not as dangerous as grusks.", "more_dangerous_than", True),
+        ("Therefore, the tessick is not as dangerous as the grusks.", "more_dangerous_than", True),
+    ],
+)
+def test_comparatives_said_another_way(
+    reader: SentenceReader, sentence: str, expected: str, negated: bool
+) -> None:
+    assert reader.read(sentence) == claim("tessicks", expected, "grusks", negated=negated)
+
+
+def test_quantifiers_stay_category_relations_without_a_comparative(
+    reader: SentenceReader,
+) -> None:
+    # the rewrites need "more/less ... than" (or "as ... as"): categories keep their meaning
+    assert reader.read("Some velps are drummels.") == claim("velps", "some_are", "drummels")
+    assert reader.read("All velps are drummels.") == claim("velps", "is_a", "drummels")
+    assert reader.read("No velps are drummels.") == claim("velps", "none_are", "drummels")
+    assert reader.read("Tessicks are as dangerous as grusks.") is None  # equality: no relation
+
+
 def test_coordinated_terms_give_one_claim_each(reader: SentenceReader) -> None:
     assert reader.read_all("Grusks and tessicks are both kinds of velp.") == (
         claim("grusks", "is_a", "velps"),

@@ -79,6 +79,10 @@ def status(check: FactCheck, sentence: str) -> str:
         # negation of what is known
         "Tarsk is not the capital of Velmora.",
         "Drummels are not warm-blooded.",
+        # comparatives said another way (the embedded model's phrasings in docs/results.md)
+        "Some glons are more dangerous than femps.",
+        "Not a single femp is more dangerous than glons.",
+        "Femps are not as dangerous as zarps.",
     ],
 )
 def test_contradictions_are_caught(check: FactCheck, sentence: str) -> None:
@@ -95,6 +99,8 @@ def test_contradictions_are_caught(check: FactCheck, sentence: str) -> None:
         "the osk range has kettle gorge as a part",
         "The Kettle Gorge is part of the Grey Spine.",
         "Zarps are less dangerous than femps.",
+        "Some zarps are less dangerous than glons.",
+        "Zarps are not as dangerous as femps.",
         "Teodor Varn is older than Ansel Varn.",
         "Grusks are drummels.",
         "Every grusk is warm-blooded.",

@@ -33,6 +33,21 @@ _LEAD = re.compile(
 )
 _EDGES = " \t\"'`*_\u201c\u201d\u2018\u2019"
 
+# Comparatives said another way, rewritten to the open "more/less ADJ than" the patterns
+# read. Each needs a comparative, so "Some velps are nocturnal" (a category) is untouched.
+_COMPARED = r"(?:a |an )?(?P<rest>(?:more|less) [a-z][a-z -]* than .+)"
+_REWRITES = (
+    # "Not a single X is (a) less ADJ than Y", "No X are more ADJ than Y": X are not ...
+    (re.compile(rf"^(?:not a single|not one|no) (?P<x>.+?) (?:is|are) {_COMPARED}$", re.I),
+     r"\g<x> are not \g<rest>"),
+    # "Some X", "A few X", "All X" before a comparative: a kind-level comparison of X
+    (re.compile(rf"^(?:some|a few|many|most|all) (?P<x>.+?) (?P<v>is|are) {_COMPARED}$", re.I),
+     r"\g<x> \g<v> \g<rest>"),
+    # "X are not as ADJ as Y": X are not more ADJ than Y
+    (re.compile(r"^(?P<x>.+?) (?P<v>is|are) not as (?P<adj>[a-z][a-z-]*) as (?P<y>.+)$", re.I),
+     r"\g<x> \g<v> not more \g<adj> than \g<y>"),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -173,4 +188,6 @@ def _clean(sentence: str) -> str:
         previous = text
         text = _LEAD.sub("", text, count=1).strip(_EDGES)
         text = text.rstrip(".!?;:").strip(_EDGES)
+    for pattern, replacement in _REWRITES:
+        text = pattern.sub(replacement, text, count=1)
     return text
