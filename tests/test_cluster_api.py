@@ -95,13 +95,18 @@ def test_rows_naming_files_are_read_with_the_librarys_readers(
     half = len(ROWS) // 2
     for name, rows in (("a.jsonl", ROWS[:half]), ("b.jsonl", ROWS[half:])):
         lines = [json.dumps(row) for row in rows]
+        lines.insert(1, "{not json")  # skipped with on_error="skip", and counted
         (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     paths = ray.data.from_items([{"path": str(tmp_path / n)} for n in ("a.jsonl", "b.jsonl")])
+    report = tmp_path / "report.json"
     kept = augment_dataset(
-        paths, backend="openai", model="fake-model", base_url=server.base_url, **OPTIONS
-    ).take_all()
+        paths, backend="openai", model="fake-model", base_url=server.base_url,
+        on_error="skip", report=str(report), **OPTIONS,
+    ).take_all()  # fmt: skip
     want, _ = local_examples(server.base_url)
     assert sorted((row["kind"], row["completion"]) for row in kept) == want
+    read = json.loads(report.read_text(encoding="utf-8"))["drops"]["read"]
+    assert sum(read.values()) == 2, read  # one bad line in each file, none vanished
 
 
 def test_a_dataset_without_its_text_column_is_refused_before_any_work(ray_address: str) -> None:

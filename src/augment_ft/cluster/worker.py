@@ -25,6 +25,7 @@ from augment_ft.backends.limits import LimitedBackend
 from augment_ft.cluster.records import StepSummary, line
 from augment_ft.cluster.workdir import ShardFiles, WorkDir
 from augment_ft.core.config import RunConfig
+from augment_ft.core.drops import DropLog
 from augment_ft.core.hashing import stable_hash
 from augment_ft.core.models import Document, Fact
 from augment_ft.pipeline.build import build_backend, build_step, build_verify, make_backend
@@ -213,7 +214,8 @@ class DocWorker:
             for name, value in zip(out, (what, seq, pos, payload), strict=True):
                 out[name].append(value)
 
-        docs, given = self._documents(batch.to_pylist())
+        read = DropLog()  # records a path row's reader skipped (on_error="skip")
+        docs, given = self._documents(batch.to_pylist(), read)
         for fact in given:
             add("given", -1, 0, fact.model_dump_json())
 
@@ -224,11 +226,12 @@ class DocWorker:
                 add("fact", seq, 0, fact.model_dump_json())
 
         summary = await self.runner.run(docs, self.config.cache_path(), keep)
+        summary.drops.merge(read)
         add("summary", -1, 0, json.dumps(summary.to_json()))
         return out
 
     def _documents(
-        self, rows: list[dict[str, Any]]
+        self, rows: list[dict[str, Any]], drops: DropLog
     ) -> tuple[list[tuple[int, Document]], list[Fact]]:
         from augment_ft.inputs.readers import read_inputs
 
@@ -242,6 +245,7 @@ class DocWorker:
                     text_field=config.text_field,
                     id_field=config.id_field,
                     on_error=config.on_error,
+                    drops=drops,
                 ):
                     (facts if isinstance(item, Fact) else docs).append(item)  # type: ignore[arg-type]
             else:
