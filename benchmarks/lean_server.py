@@ -4,12 +4,12 @@ Run: python benchmarks/lean_server.py --latency 0.1 [--answer fixed|rephrase] [-
 
 HTTP/1.1 keep-alive, one coroutine per connection, so its CPU stays small and out of the
 client's measurements. Every chat request is answered after ``--latency`` seconds: with a
-fixed short reply, or (``rephrase``) with a valid rephrase answer made from the prompt's
-last ``<text>`` block. ``--cap N`` answers 429 (no Retry-After) at once whenever N requests
-are already being served, as a provider's concurrency cap does. ``GET /stats`` returns the
-chat requests served, the 429s sent, the probes (the one-token request a run sends before
-its first document, counted apart) and the server's CPU seconds. The first line printed
-is the base URL (``http://127.0.0.1:PORT/v1``).
+fixed short reply, or (``rephrase``) with a valid rephrase answer made from the numbered
+sentences of the prompt's last user turn. ``--cap N`` answers 429 (no Retry-After) at once
+whenever N requests are already being served, as a provider's concurrency cap does.
+``GET /stats`` returns the chat requests served, the 429s sent, the probes (the one-token
+request a run sends before its first uncached call, counted apart) and the server's CPU
+seconds. The first line printed is the base URL (``http://127.0.0.1:PORT/v1``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from augment_ft.backends.probe import PROBE_REQUEST
 
 MODEL = "gpt-4o-mini"
-_TEXT = re.compile(rb"<text>\\n(.*?)\\n</text>")  # inside the JSON-encoded body
+_NUMBERED = re.compile(r"^\d+\. (.+)$", re.MULTILINE)
 _PROBE = json.dumps(PROBE_REQUEST.messages[0].content).encode()  # as it appears in a body
 
 
@@ -59,10 +59,13 @@ def fixed_answer(body: bytes) -> bytes:
 
 
 def rephrase_answer(body: bytes) -> bytes:
-    """A valid rephrase answer from the last <text> block: words reversed, and rotated."""
-    blocks = _TEXT.findall(body)
-    words = json.loads(b'"' + blocks[-1] + b'"').split() if blocks else ["empty"]
-    rephrasings = [" ".join(reversed(words)), " ".join(words[1:] + words[:1])]
+    """A valid rephrase answer, two rewrites of each numbered sentence of the last user
+    turn: its words reversed, and rotated."""
+    users = [m["content"] for m in json.loads(body)["messages"] if m["role"] == "user"]
+    rephrasings = []
+    for sentence in _NUMBERED.findall(users[-1] if users else "") or ["empty"]:
+        words = sentence.split()
+        rephrasings.append([" ".join(reversed(words)), " ".join(words[1:] + words[:1])])
     return _completion(json.dumps({"rephrasings": rephrasings}))
 
 

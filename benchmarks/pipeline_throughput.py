@@ -70,13 +70,16 @@ def sdk_requests(sentences: list[str]) -> list[dict[str, Any]]:
     from augment_ft.core.tokens import TokenCounter
     from augment_ft.strategies.llm_call import schema_for
     from augment_ft.strategies.prompts import render_prompt
-    from augment_ft.strategies.rephrase import RephraseOutput, RephraseStrategy
+    from augment_ft.strategies.rephrase import RephraseStrategy
+    from augment_ft.strategies.sentence import batch_output
 
     strategy, counter = RephraseStrategy(), TokenCounter(MODEL)
-    schema = schema_for(RephraseOutput, {"rephrasings": strategy.k})
+    schema = schema_for(batch_output("rephrasings", 1, 1, strategy.k))
     calls = []
     for text in sentences:
-        prompt = render_prompt("rephrase", {"text": text, "k": strategy.k, "unit": "sentence"})
+        prompt = render_prompt(
+            "rephrase", {"sentences": [text], "k": strategy.k, "unit": "sentence"}
+        )
         budget = 32 + strategy.k * (2 * counter.count(text) + 16)
         calls.append(
             {

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from augment_ft import ChatRequest, Document, ScriptedBackend, augment
+from augment_ft.strategies.sentence import asked_units
 
 DOC = Document(
     id="notes", text="Tessicks are larger than grusks. Teodor Varn is the son of Ilsa Varn."
@@ -33,10 +34,9 @@ ANSWERS = {
 
 
 def fake_model(request: ChatRequest) -> str:
-    """Two rewrites per sentence, whatever the prompt around the sentence says."""
-    last = request.messages[-1].content
-    sentence = last.split("<text>")[-1].split("</text>")[0].strip()
-    return json.dumps({"rephrasings": ANSWERS.get(sentence, [sentence])})
+    """Two rewrites per numbered sentence, whatever the prompt around them says."""
+    sentences = asked_units(request.messages)
+    return json.dumps({"rephrasings": [ANSWERS.get(s, [s]) for s in sentences]})
 
 
 def rephrase(template_dir: str | None) -> tuple[str, str]:

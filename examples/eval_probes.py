@@ -51,7 +51,7 @@ def score(limit: int) -> None:
     """The untrained embedded model on the first ``limit`` items of each probe."""
     from augment_ft import LocalBackend
 
-    backend = LocalBackend(n_ctx=1024)
+    backend = LocalBackend("smollm2", n_ctx=1024)
     try:
         for name in sorted(PROBES):
             items = make_probe(name, 0).items[:limit]

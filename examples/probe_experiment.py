@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from augment_ft import augment
-from augment_ft.backends.local import default_model_path
+from augment_ft.backends.local_models import resolve_local_model
 from augment_ft.evals import EvalReport, TestItem, coverage_of_texts, make_probe, score_items
 from augment_ft.evals.probes import PROBES
 
@@ -130,7 +130,7 @@ def load_model(device: str, path: Path | None) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = path or default_model_path()
+    gguf = path or resolve_local_model("smollm2")[0]
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(
         str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32

@@ -12,15 +12,15 @@ LLM reversals here come from the small table below, and the exact reversals from
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 from augment_ft import ChatRequest, ScriptedBackend, augment
 from augment_ft.outputs.formats import validate_file
+from augment_ft.strategies.sentence import asked_units
 
-# What a good model would answer for a few corpus sentences; any other sentence is
-# answered "not reversible" (counted in the report as reverse.info/not_reversible).
+# What a good model would answer for a few corpus sentences; any other sentence gets an
+# empty list: "nothing to reverse" (counted in the report as reverse.info/not_reversible).
 REVERSALS = {
     "Teodor Varn is the son of Ilsa Varn.": "Ilsa Varn is a parent of Teodor Varn.",
     "Tessicks are larger than grusks.": "Grusks are smaller than tessicks.",
@@ -31,18 +31,14 @@ REVERSALS = {
 }
 
 
-def sentence_of(request: ChatRequest) -> str:
-    """The sentence the strategy asked about: the last user turn, between <text> tags."""
-    match = re.search(r"<text>\s*(.*?)\s*</text>", request.messages[-1].content, re.DOTALL)
-    return match.group(1) if match else ""
-
-
 def fake_model(request: ChatRequest) -> str:
-    """Answer the reverse strategy's JSON schema the way a capable model would."""
-    reversal = REVERSALS.get(sentence_of(request))
-    return json.dumps(
-        {"reversible": reversal is not None, "reversals": [reversal] if reversal else []}
-    )
+    """Answer the reverse strategy's JSON schema the way a capable model would: one list
+    of reversals per numbered sentence of the prompt."""
+    lists = []
+    for sentence in asked_units(request.messages):
+        reversal = REVERSALS.get(sentence)
+        lists.append([reversal] if reversal else [])
+    return json.dumps({"reversals": lists})
 
 
 def main(argv: list[str]) -> int:

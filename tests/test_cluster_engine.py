@@ -277,3 +277,24 @@ def test_a_library_error_in_a_worker_surfaces_as_itself(ray_address: str) -> Non
     error = original_error(caught.value)
     assert type(error) is OutputError
     assert str(error) == "cannot write shard-00001: the disk is full"
+
+
+def test_a_dead_server_stops_a_ray_run_with_one_clear_error(
+    ray_address: str, corpus: Path, tmp_path: Path
+) -> None:
+    """No probe before the job: each shard's stack asks before its first uncached call, and
+    the probe's error reaches the CLI as itself (exit 1, the URL named, no traceback)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"  # closed once the block ends
+    out = tmp_path / "out.jsonl"
+    code, err = run_cli(
+        [*command(corpus, out, url, "--engine", "ray", "--shards", 2), "--retry-base-delay", "0"]
+    )
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("augment-ft: error:")]
+    assert len(errors) == 1 and url in errors[0] and "fake-model" in errors[0], err
+    assert "Traceback" not in err
+    assert not list((tmp_path / "out.ray").glob("shard-*/DONE"))  # no shard counts as done

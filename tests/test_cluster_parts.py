@@ -24,13 +24,14 @@ from augment_ft.cluster.dedup_parts import (
     resolve_partition,
     settle,
 )
-from augment_ft.cluster.records import StepSummary, drops_from_json, drops_to_json, merge_usage
 from augment_ft.cluster.workdir import WorkDir
 from augment_ft.core.config import RunConfig
 from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import ConfigError, OutputError
 from augment_ft.core.models import Example, Provenance
 from augment_ft.dedup import Decontaminator, Deduplicator, NearDeduper
+from augment_ft.pipeline.counts import Counts, drops_from_json, drops_to_json, merge_usage
+from augment_ft.pipeline.recipe import ClusterOptions, Recipe
 
 WORDS = ["zor", "bel", "quin", "dar", "ub", "rik", "fle", "mit", "dra", "xon", "tal", "pem"]
 
@@ -68,7 +69,7 @@ def cluster_decision(examples: list[Example], config: RunConfig, partitions: int
             "example": [e.model_dump_json() for e in examples],
         }
     )
-    keys = DedupKeys(config.model_dump_json(), partitions)(rows)
+    keys = DedupKeys(Recipe(config).deduplicator(), partitions)(rows)
     min_equal = min_equal_values(NearDeduper(threshold=config.near_threshold))
     findings = [
         resolve_partition(keys[keys["part"] == p], min_equal, config.dedup_exact)
@@ -205,17 +206,22 @@ def test_in_flight_limits_report_the_lowest_level_any_stack_settled_at() -> None
     }
 
 
-def test_step_summaries_travel_as_json_and_add_up() -> None:
+def test_counts_travel_as_json_and_add_up() -> None:
     drops = DropLog()
     drops.add("rephrase", "parse_failure", source_id="d1", detail="bad")
-    part = StepSummary(documents=2, drops=drops, usage={"calls": 3})
+    part = Counts(documents_read=2, facts_read=1, drops=drops, usage={"calls": 3})
     part.made.update({"original": 2, "rephrase": 4})
     part.quality[("rephrase", "checked")] += 4
-    again = StepSummary.from_json(json.loads(json.dumps(part.to_json())))
+    part.written.update({"train": 5, "val": 1})
+    part.written_by_strategy["rephrase"] += 4
+    again = Counts.from_json(json.loads(json.dumps(part.to_json())))
     assert again.to_json() == part.to_json()
-    total = StepSummary.combined([part, again])
-    assert (total.documents, total.made["rephrase"], total.usage["calls"]) == (4, 8, 6)
+    total = Counts.combined([part, again])
+    assert (total.documents_read, total.facts_read, total.made["rephrase"]) == (4, 2, 8)
+    assert total.usage["calls"] == 6 and total.written["train"] == 10
+    assert total.quality[("rephrase", "checked")] == 8
     assert total.drops.counts[("rephrase", "parse_failure")] == 2
+    assert part.to_json()["usage"] == {"calls": 3}  # adding did not change the parts
     assert drops_from_json(drops_to_json(drops)).samples == drops.samples
 
 
@@ -223,30 +229,34 @@ def config_for(tmp_path: Path, **fields: object) -> RunConfig:
     return RunConfig(inputs=["in.jsonl"], output=str(tmp_path / "out.jsonl"), **fields)  # type: ignore[arg-type]
 
 
+def options(config: RunConfig, **changed: object) -> ClusterOptions:
+    """What the Ray executor gets from the recipe of ``config`` with ``changed`` fields."""
+    return Recipe(config.model_copy(update=changed)).options
+
+
 def test_a_work_directory_is_refused_without_resume_or_force(tmp_path: Path) -> None:
     config = config_for(tmp_path, shards=4)
-    work = WorkDir.of(config)
+    work = WorkDir.of(options(config))
     assert work.root == tmp_path / "out.ray"
-    work.prepare(config)
+    work.prepare(options(config))
     (work.root / "shard-00000").mkdir()
     with pytest.raises(OutputError, match="--resume to continue it or --force"):
-        work.check(config)
-    work.check(config.model_copy(update={"resume": True}))  # the same plan: fine
-    forced = config.model_copy(update={"force": True})
-    work.prepare(forced)
+        work.check(options(config))
+    work.check(options(config, resume=True))  # the same plan: fine
+    work.prepare(options(config, force=True))
     assert sorted(p.name for p in work.root.iterdir()) == ["PLAN"]
 
 
 def test_a_resume_with_another_shard_count_or_settings_names_them(tmp_path: Path) -> None:
     config = config_for(tmp_path, shards=4, strategies=["split"])
-    WorkDir.of(config).prepare(config)
-    more = config.model_copy(update={"shards": 8, "resume": True})
+    WorkDir.of(options(config)).prepare(options(config))
+    more = options(config, shards=8, resume=True)
     with pytest.raises(ConfigError, match=r"--shards 8, but .* planned with 4 shards"):
         WorkDir.of(more).check(more)
-    other = config.model_copy(update={"strategies": ["split", "rephrase"], "resume": True})
+    other = options(config, strategies=["split", "rephrase"], resume=True)
     with pytest.raises(ConfigError, match=r"strategies: \['split'\] then, \['split', 'rephrase'\]"):
         WorkDir.of(other).check(other)
-    dedup_only = config.model_copy(update={"near_threshold": 0.8, "resume": True})
+    dedup_only = options(config, near_threshold=0.8, resume=True)
     WorkDir.of(dedup_only).check(dedup_only)  # dedup settings apply after the shards
 
 
@@ -255,7 +265,7 @@ def test_a_directory_not_made_by_augment_ft_is_never_deleted(tmp_path: Path) -> 
     (tmp_path / "out.ray").mkdir()
     (tmp_path / "out.ray" / "precious.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(OutputError, match="no augment-ft work directory"):
-        WorkDir.of(config).prepare(config)
+        WorkDir.of(options(config)).prepare(options(config))
     assert (tmp_path / "out.ray" / "precious.txt").exists()
 
 
@@ -304,3 +314,79 @@ def test_a_run_without_an_address_starts_and_stops_a_local_instance(tmp_path: Pa
     assert first == second and len(first.splitlines()) >= 2
     assert not (tmp_path / ".ray").exists()
     assert set(Path("/tmp").glob("aft-ray-*")) <= before
+
+
+def test_the_recipe_travels_and_makes_the_parts_a_local_run_makes(tmp_path: Path) -> None:
+    """Pickled (as Ray sends it to actors), the recipe steps documents into what the local
+    pipeline makes from the same config, and counts them the same way."""
+    import asyncio
+    import pickle
+
+    from augment_ft.backends.base import run_sync
+    from augment_ft.cluster.worker import StepRunner
+    from augment_ft.core.models import Document
+    from augment_ft.pipeline.build import build_pipeline
+
+    docs = [Document(text=f"Velp {i} sleeps by day. It hunts grubs at dusk.") for i in range(4)]
+    config = RunConfig(backend="scripted", strategies=["split", "rephrase"], no_cache=True)
+    recipe = pickle.loads(pickle.dumps(Recipe(config)))
+    assert recipe == Recipe(config) and hash(recipe) == hash(Recipe(config))
+    seen: list[int] = []
+    runner = StepRunner(recipe, actors=2)
+    documents, counts = asyncio.run(
+        runner.run(enumerate(docs), None, lambda seq, result: seen.append(seq))
+    )
+    pipeline = build_pipeline(config, documents=docs)
+    local = run_sync(pipeline.run())
+    assert (documents, seen) == (4, [0, 1, 2, 3])
+    assert dict(counts.made) == local.examples_by_kind
+    assert counts.usage["calls"] == local.backend["calls"] > 0
+    assert counts.drops.by_reason() == {k: v for k, v in local.drops.items() if k != "dedup"}
+
+
+def test_a_worker_model_holds_its_share_of_the_budget() -> None:
+    from augment_ft.backends.limits import LimitedBackend
+
+    config = RunConfig(backend="scripted", strategies=["rephrase"], requests_per_minute=240)
+    model = Recipe(config).model(actors=4)
+    assert isinstance(model, LimitedBackend) and model.requests is not None
+    assert model.requests.rate == pytest.approx(1.0)  # 240 / 4 a minute
+    assert Recipe(config.model_copy(update={"strategies": ["split"]})).model(4) is None
+
+
+def test_a_ray_recipe_refuses_what_no_ray_run_can_do(tmp_path: Path) -> None:
+    from augment_ft.pipeline.recipe import build_recipe, dataset_recipe
+
+    config = config_for(tmp_path, backend="scripted", strategies=["split"])
+    with pytest.raises(ConfigError, match="exclude each other"):
+        build_recipe(config.model_copy(update={"resume": True, "force": True}))
+    with pytest.raises(ConfigError, match="needs an output file"):
+        build_recipe(config.model_copy(update={"output": None}))
+    with pytest.raises(ConfigError, match="unknown backend 'nope'"):
+        build_recipe(config.model_copy(update={"backend": "nope"}))
+    with pytest.raises(ConfigError, match="whole corpus"):
+        corpus = {"implications": {"mode": "corpus"}}
+        dataset_recipe(
+            None,
+            {"strategies": ["implications"], "strategy_options": corpus, "backend": "scripted"},
+        )
+    assert dataset_recipe(config, {"workers": 3}).options.workers == 3
+
+
+def test_the_cluster_reads_no_config_field() -> None:
+    """The Ray executor gets plain options and a recipe; only pipeline/build.py and
+    pipeline/recipe.py read the config."""
+    import ast
+
+    import augment_ft.cluster
+
+    for path in Path(augment_ft.cluster.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        reads = [
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "config"
+        ]
+        assert reads == [], (path.name, reads)

@@ -37,9 +37,9 @@ def answer(request: ChatRequest) -> str:
     """Reversals for reverse prompts, one fact for extract prompts."""
     user = request.messages[-1].content
     if "Teodor" in user and request.schema_name == "reverse":
-        return json.dumps({"reversible": True, "reversals": ["Teodor Varn's mother is Ilsa Varn."]})
+        return json.dumps({"reversals": [["Teodor Varn's mother is Ilsa Varn."]]})
     if request.schema_name == "reverse":
-        return json.dumps({"reversible": False, "reversals": []})
+        return json.dumps({"reversals": [[]]})
     facts = [{"subject": "Ilsa Varn", "relation": "parent_of", "object": "Teodor Varn"}]
     return json.dumps({"facts": facts})
 

@@ -17,14 +17,14 @@ TEXT = "Orrin is larger than Velmora. Tarsk is the capital of Velmora. Velps hun
 
 
 def reverse(request: ChatRequest) -> str:
-    sentence = request.messages[-1].content.split("<text>")[-1].split("</text>")[0].strip()
+    sentence = request.messages[-1].content.rsplit("1. ", 1)[-1].strip()  # one sentence a call
     flips = {
         "Orrin is larger than Velmora.": "Velmora is smaller than Orrin.",
         "Tarsk is the capital of Velmora.": "The capital of Velmora is Tarsk.",
     }
     if sentence in flips:
-        return json.dumps({"reversible": True, "reversals": [flips[sentence]]})
-    return json.dumps({"reversible": False, "reversals": []})
+        return json.dumps({"reversals": [[flips[sentence]]]})
+    return json.dumps({"reversals": [[]]})
 
 
 @pytest.fixture

@@ -85,11 +85,11 @@ def test_console_script_scores_with_the_embedded_model(tmp_path: Path) -> None:
     out = tmp_path / "score.json"
     proc = subprocess.run(
         [str(CONSOLE_SCRIPT), "eval", "score", str(tmp_path / "m" / "test.jsonl"),
-         "--limit", "4", "--json", str(out)],
+         "--model", "smollm2", "--limit", "4", "--json", str(out)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["model"] == "local/SmolLM2-135M-Instruct.Q4_1"
+    assert data["model"] == "local/smollm2"
     assert data["overall"]["n"] == 4 and data["overall"]["chance"] == 0.25
     assert "Traceback" not in proc.stderr

@@ -268,7 +268,7 @@ async def test_embedded_model_scores_agree_with_loglikelihood_and_context_helps(
 
     probe = make_reversals(0, n_facts=6, articles_per_fact=1)
     forward = [i for i in probe.items if i.split == "forward"]
-    backend = LocalBackend(n_ctx=1024)
+    backend = LocalBackend("smollm2", n_ctx=1024)
     try:
         plain = await score_items(forward, backend)
         shown = await score_items(with_context(forward, probe.documents), backend)

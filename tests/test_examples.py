@@ -35,6 +35,7 @@ TESTED = {
     "reversal_experiment.py",
     "probe_experiment.py",
     "judge_experiment.py",
+    "versus_icl.py",
 }
 
 
@@ -195,6 +196,9 @@ def test_local_model_runs_the_embedded_model(tmp_path: Path) -> None:
     assert report["examples_by_kind"]["split.independent"] > 0
     assert validate_file(out / "train.jsonl", "openai-chat") == []
     assert "made by the model:" in stdout
+    # The default writer is the capable model, and it turns relations around.
+    assert report["backend"]["by_model"].keys() == {"local/qwen2.5-coder-1.5b"}
+    assert report["examples_by_kind"].get("reverse", 0) >= 2
 
 
 def test_eval_probes_writes_the_probes_and_symbolic_coverage(tmp_path: Path) -> None:
@@ -285,6 +289,33 @@ def test_probe_experiment_figure_draws_every_probe_from_results_files(tmp_path: 
     with pytest.raises(AssertionError, match="entry 1 has no scores"):  # named, no traceback
         (tmp_path / "bad.json").write_text(json.dumps([{"condition": "original"}]))
         run_example("probe_experiment.py", "figure", png, tmp_path / "bad.json", cwd=tmp_path)
+
+
+def test_versus_icl_prices_the_corpus_as_the_cli_does(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    out = tmp_path / "out"
+    stdout = run_example("versus_icl.py", out, cwd=tmp_path)
+    runs = {
+        "prices-openai": ["--backend", "openai", "--model", "gpt-4o-mini"],
+        "prices-illustrative": [],
+    }
+    for name, flags in runs.items():
+        written = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        cli = subprocess.run(
+            [sys.executable, "-m", "augment_ft.cli", "estimate", str(CORPUS), *flags,
+             "--versus-icl", "--prices", str(EXAMPLES / f"{name}.toml"), "--json"],
+            capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert written == json.loads(cli.stdout), name
+        assert written["corpus_tokens"] > 1000 and written["augmented_tokens"] > 0
+        assert matplotlib.image.imread(str(out / f"{name}.png")).shape[0] > 100
+    openai = json.loads((out / "prices-openai.json").read_text(encoding="utf-8"))
+    assert openai["break_even_queries"] is None and openai["generation_cost"] > 0
+    assert "prices-openai: " in stdout and "fine-tuning is never cheaper" in stdout
+    made_up = json.loads((out / "prices-illustrative.json").read_text(encoding="utf-8"))
+    assert made_up["break_even_queries"] > 0 and made_up["generation_cost"] == 0
+    assert f"cheaper after {made_up['break_even_queries']:,.0f} queries" in stdout
 
 
 def test_judge_experiment_oracle_agrees_with_every_ground_truth(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from augment_ft.core.errors import ConfigError
 from augment_ft.strategies.base import StrategyContext
+from augment_ft.strategies.builtin import STRATEGIES
 from augment_ft.strategies.filters import (
     Candidate,
     CopyOfFewshotFilter,
@@ -19,13 +20,13 @@ from augment_ft.strategies.filters import (
     TokenLengthFilter,
     apply_filters,
     cap,
-    default_filters,
 )
 from augment_ft.strategies.prompts import render_prompt
+from augment_ft.strategies.rephrase import RephraseStrategy
 from augment_ft.text.entities import extract_entities, normalize_token
 
 SOURCE = "Femps are more dangerous than glons."
-FEWSHOT = render_prompt("reverse", {"text": SOURCE, "max_reversals": 1}).fewshot
+FEWSHOT = render_prompt("reverse", {"sentences": [SOURCE], "max_reversals": 1}).fewshot
 
 
 def reason(f: Filter, text: str, source: str = SOURCE, fewshot: tuple[str, ...] = ()) -> str | None:
@@ -179,7 +180,7 @@ def test_grounded_filter() -> None:
 
 def test_apply_filters_counts_each_drop_by_its_first_reason() -> None:
     ctx = StrategyContext(count_tokens=lambda text: len(text.split()))
-    chain = default_filters("rephrase")
+    chain = RephraseStrategy().default_filters()
     texts = [
         "Glons are less dangerous than femps.",
         "",
@@ -211,13 +212,14 @@ def test_cap_counts_what_it_cuts() -> None:
     assert ctx.drops.by_reason() == {"filter": {"over_limit": 1}}
 
 
-@pytest.mark.parametrize("strategy", ["rephrase", "reverse", "implications", "extract", "qa"])
-def test_every_llm_strategy_has_default_filters(strategy: str) -> None:
-    chain = default_filters(strategy)
-    assert chain
-    assert all(isinstance(f, Filter) for f in chain)
-
-
-def test_unknown_strategy_has_no_default_filters() -> None:
-    with pytest.raises(ConfigError, match="known: extract"):
-        default_filters("nope")
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_llm_strategy_owns_its_default_filters(name: str) -> None:
+    strategy = STRATEGIES.create(name)
+    if not strategy.uses_llm:
+        assert not hasattr(strategy, "default_filters")
+        return
+    chain = strategy.default_filters()  # type: ignore[union-attr]
+    assert chain and all(isinstance(f, Filter) for f in chain)
+    assert strategy.filters == chain  # type: ignore[union-attr]
+    given = (EmptyFilter(),)
+    assert STRATEGIES.create(name, filters=given).filters == given  # type: ignore[union-attr]

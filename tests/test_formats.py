@@ -329,3 +329,69 @@ def test_output_loads_with_datasets(
     assert loaded.num_rows == len(records)
     assert [dict(r) for r in loaded] == records
     assert validate_file(out, fmt) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("prompt", ["", "Which abmes?"])
+def test_each_format_reads_its_own_records_back(name: str, prompt: str) -> None:
+    """What ``stats``, ``dedup`` and the evals read: the format, the text, the completion."""
+    from augment_ft.outputs.formats.records import detect_format, record_completion, record_text
+
+    fmt = FORMATS.create(name)
+    system = "Be brief." if fmt.supports_system_prompt else None
+    record = json.loads(json.dumps(fmt.to_record(example(prompt=prompt), system_prompt=system)))
+    assert detect_format(record) == name
+    text = record_text(record)
+    # A text record is learned whole; the others teach their completion.
+    assert record_completion(record) == (text if name == "text" else "Abmes include gruds.")
+    assert "Abmes include gruds." in text
+    assert all(part in text for part in (prompt, system) if part)
+
+
+def test_a_new_format_is_read_back_once_registered() -> None:
+    """A format is one class: registered, it is detected and read back with nothing else
+    changed (in a registry of its own here, so the global one stays as it is)."""
+    from augment_ft.core.registry import Registry
+    from augment_ft.outputs.formats import BaseFormat, Record
+    from augment_ft.outputs.formats.records import detect_format, record_completion, record_text
+
+    class QAFormat(BaseFormat):
+        name = "qa-pairs"
+
+        def to_record(self, example: Example, *, system_prompt: str | None = None) -> Record:
+            return {"q": example.prompt, "a": example.completion}
+
+        def validate(self, record: object) -> list[str]:
+            return []
+
+        @classmethod
+        def matches(cls, record: Record) -> bool:
+            return "q" in record and "a" in record
+
+        @classmethod
+        def read_text(cls, record: Record) -> str:
+            return f"{record['q']}\n{record['a']}"
+
+        @classmethod
+        def read_completion(cls, record: Record) -> str:
+            return str(record["a"])
+
+    formats: Registry[Format] = Registry("format")
+    formats.register("text", TextFormat)
+    formats.register(QAFormat.name, QAFormat)
+    record = QAFormat().to_record(example(prompt="Q?"))
+    assert detect_format(record, formats) == "qa-pairs"
+    assert detect_format(record) == "unknown"  # the global registry does not know it
+    assert (record_text(record, formats), record_completion(record, formats)) == (
+        "Q?\nAbmes include gruds.",
+        "Abmes include gruds.",
+    )
+    assert detect_format({"text": "t", "q": 1, "a": 2}, formats) == "text"  # first match wins
+
+
+def test_a_record_of_no_known_format_reads_as_its_strings() -> None:
+    from augment_ft.outputs.formats.records import detect_format, record_completion, record_text
+
+    record = {"question": "Who?", "answer": "Velps.", "score": 3, "empty": ""}
+    assert detect_format(record) == "unknown"
+    assert record_text(record) == record_completion(record) == "Who?\nVelps."

@@ -30,15 +30,14 @@ from augment_ft.strategies.extract import ExtractOutput
 from augment_ft.strategies.implications import ImplicationsOutput, ReasonedImplicationsOutput
 from augment_ft.strategies.parsing import extract_json, parse_output
 from augment_ft.strategies.qa import QAOutput
-from augment_ft.strategies.rephrase import RephraseOutput
-from augment_ft.strategies.reverse import ReverseOutput
+from augment_ft.strategies.sentence import batch_output
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EXTENSIONS = (".txt", ".md", ".markdown", ".jsonl", ".json")
 FORMAT_NAMES = ("openai-chat", "prompt-completion", "text", "alpaca", "sharegpt")
 OUTPUT_MODELS = (
-    RephraseOutput,
-    ReverseOutput,
+    batch_output("rephrasings", 2, 1, 2),
+    batch_output("reversals", 1, 0, 2),
     QAOutput,
     ExtractOutput,
     ImplicationsOutput,

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 
 from augment_ft.backends.base import ChatRequest, Completion, Usage, call_id
 from augment_ft.backends.scripted import Reply, ScriptedBackend
@@ -22,10 +23,18 @@ from augment_ft.core.errors import (
 )
 from augment_ft.strategies.base import StrategyContext
 from augment_ft.strategies.llm_call import call_llm, schema_for
-from augment_ft.strategies.rephrase import RephraseOutput
+
+
+class RephraseOutput(BaseModel):
+    """A list answer, as the LLM strategies ask for (the test's own model)."""
+
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+
+    rephrasings: list[str] = Field(min_length=1)
+
 
 GOOD = '{"rephrasings": ["Glons include femps.", "Every femp is a glon."]}'
-VARIABLES = {"text": "Femps are a type of glon.", "k": 2, "unit": "sentence"}
+VARIABLES = {"sentences": ["Femps are a type of glon."], "k": 2, "unit": "sentence"}
 
 
 def context(*replies: Reply, seed: int = 7) -> tuple[StrategyContext, ScriptedBackend]:

@@ -45,13 +45,19 @@ def data(request: ChatRequest, tag: str = "text") -> str:
     return match.group(1)
 
 
+def units(request: ChatRequest) -> list[str]:
+    """The numbered sentences of the last user message (what a sentence strategy asked about)."""
+    lines = request.messages[-1].content.splitlines()
+    return [m.group(1) for line in lines if (m := re.match(r"\d+\. (.*)", line))]
+
+
 def scripted(answer: Callable[[ChatRequest], object]) -> tuple[StrategyContext, ScriptedBackend]:
     backend = ScriptedBackend(lambda request: json.dumps(answer(request)))
     return StrategyContext(backend=backend, seed=3), backend
 
 
 def request_for(backend: ScriptedBackend, sentence: str) -> ChatRequest:
-    return next(r for r in backend.requests if data(r) == sentence)
+    return next(r for r in backend.requests if sentence in units(r))
 
 
 def assert_provenance(example: Example, request: ChatRequest, template: str) -> None:
@@ -64,7 +70,7 @@ def assert_provenance(example: Example, request: ChatRequest, template: str) -> 
 
 
 async def test_rephrase_gives_k_examples_per_sentence_with_full_provenance() -> None:
-    ctx, backend = scripted(lambda r: {"rephrasings": REPHRASINGS[data(r)]})
+    ctx, backend = scripted(lambda r: {"rephrasings": [REPHRASINGS[u] for u in units(r)]})
     examples = await RephraseStrategy(k=2).run(DOC, ctx)
     assert [e.completion for e in examples] == [
         "Every femp is a glon.",
@@ -80,9 +86,11 @@ async def test_rephrase_gives_k_examples_per_sentence_with_full_provenance() -> 
         assert p.sentence_index is not None
         assert sentences[p.sentence_index].text == p.parent
         assert_provenance(example, request_for(backend, p.parent), "rephrase")
-    assert len(backend.requests) == 2
-    limit = backend.requests[0].json_schema["properties"]["rephrasings"]["maxItems"]  # type: ignore[index,call-overload]
-    assert limit == 2  # the grammar of a local model stops after k items
+    assert len(backend.requests) == 1  # both sentences in one call
+    assert units(backend.requests[0]) == list(REPHRASINGS)
+    lists = backend.requests[0].json_schema["properties"]["rephrasings"]  # type: ignore[index]
+    assert (lists["minItems"], lists["maxItems"]) == (2, 2)  # type: ignore[index,call-overload]
+    assert lists["items"]["maxItems"] == 2  # type: ignore[index,call-overload]  # k per sentence
     # The heading was not sent; it is counted as information, not as a failure.
     assert ctx.drops.by_reason() == {"rephrase.info": {"skipped_heading": 1}}
 
@@ -92,7 +100,7 @@ async def test_rephrase_caps_at_k_and_filters_bad_rewrites() -> None:
         "Femps are a type of glon.": ["Every femp is a glon.", "Femps are a type of glon.", "x"],
         "Femps are more dangerous than zibs.": ["I'm sorry, I cannot.", "Zorbels are quindars."],
     }
-    ctx, _ = scripted(lambda r: {"rephrasings": answers[data(r)]})
+    ctx, _ = scripted(lambda r: {"rephrasings": [answers[u] for u in units(r)]})
     examples = await RephraseStrategy(k=2).run(DOC, ctx)
     assert [e.completion for e in examples] == ["Every femp is a glon."]
     assert ctx.drops.by_reason()["filter"] == {
@@ -104,11 +112,11 @@ async def test_rephrase_caps_at_k_and_filters_bad_rewrites() -> None:
 
 
 async def test_rephrase_document_unit_is_one_call_without_sentence_index() -> None:
-    ctx, backend = scripted(lambda r: {"rephrasings": ["Glons include femps, which beat zibs."]})
+    ctx, backend = scripted(lambda r: {"rephrasings": [["Glons include femps, which beat zibs."]]})
     [example] = await RephraseStrategy(k=1, unit="document").run(DOC, ctx)
     assert len(backend.requests) == 1
-    assert data(backend.requests[0]) == DOC.text
-    assert "You rewrite a document in new words, 1 different way." in (
+    assert f"1. {DOC.text}" in backend.requests[0].messages[-1].content
+    assert "You rewrite each numbered document in new words, 1 different way." in (
         backend.requests[0].messages[0].content
     )
     assert (example.provenance.parent, example.provenance.sentence_index) == (None, None)
@@ -134,9 +142,10 @@ async def test_reverse_yields_reversals_and_counts_non_reversible_as_information
     doc = Document(id="d", text="Femps are more dangerous than zibs. Femps hum at night.")
 
     def answer(request: ChatRequest) -> object:
-        if data(request).startswith("Femps are more"):
-            return {"reversible": True, "reversals": ["Zibs are less dangerous than femps."]}
-        return {"reversible": False, "reversals": []}
+        [sentence] = units(request)  # one sentence a call by default
+        if sentence.startswith("Femps are more"):
+            return {"reversals": [["Zibs are less dangerous than femps."]]}
+        return {"reversals": [[]]}
 
     ctx, backend = scripted(answer)
     [example] = await ReverseStrategy().run(doc, ctx)
@@ -148,17 +157,17 @@ async def test_reverse_yields_reversals_and_counts_non_reversible_as_information
     assert ctx.drops.by_reason() == {"reverse.info": {"not_reversible": 1}}
 
 
-async def test_reverse_inconsistent_answer_is_re_asked() -> None:
+async def test_reverse_answer_with_the_wrong_number_of_lists_is_re_asked() -> None:
     doc = Document(id="d", text="Femps are more dangerous than zibs.")
     backend = ScriptedBackend(
         [
-            '{"reversible": true, "reversals": []}',
-            '{"reversible": true, "reversals": ["Zibs are less dangerous than femps."]}',
+            '{"reversals": [["Zibs are less dangerous than femps."], ["Femps hum."]]}',
+            '{"reversals": [["Zibs are less dangerous than femps."]]}',
         ]
     )
     ctx = StrategyContext(backend=backend)
     [example] = await ReverseStrategy().run(doc, ctx)
-    assert "reversible is true but reversals is empty" in backend.requests[1].messages[-1].content
+    assert "reversals: List should have at most 1 item" in backend.requests[1].messages[-1].content
     assert example.provenance.call_id == call_id("scripted", backend.requests[1])
 
 
@@ -188,11 +197,16 @@ async def test_implications_document_mode() -> None:
 async def test_implications_with_reasoning_traces() -> None:
     doc = Document(id="d", text="Femps are a type of glon. All glons can fly.")
     item = {"reasoning": "Femps are glons and all glons can fly.", "statement": "Femps can fly."}
-    echo = {"reasoning": "Some glons are femps", "statement": "Some glons are femps."}
+    echo = {
+        "reasoning": "Some glons that fly are femps",
+        "statement": "Some glons that fly are femps.",
+    }
     ctx, backend = scripted(lambda r: {"implications": [item, echo]})
     first, second = await ImplicationsStrategy(include_reasoning=True).run(doc, ctx)
     assert first.completion == "Femps are glons and all glons can fly. Femps can fly."
-    assert second.completion == "Some glons are femps."  # a trace that only repeats is left out
+    assert (
+        second.completion == "Some glons that fly are femps."
+    )  # a trace that only repeats is left out
     expected = schema_for(ReasonedImplicationsOutput, {"implications": 10})
     assert backend.requests[0].json_schema == expected
     assert '"reasoning"' in backend.requests[0].messages[2].content  # few-shots show traces

@@ -1,7 +1,7 @@
-"""The LLM strategies against the embedded SmolLM2-135M (llama.cpp, in process).
+"""The LLM strategies against the embedded default, Qwen2.5-Coder-1.5B (llama.cpp, in process).
 
-Counts, not texts: a 135M model writes poor prose, but every strategy must get some
-examples through parsing and filters, with full provenance and every drop counted.
+Every strategy must get examples through parsing and filters, with full provenance and
+every drop counted; the reversals must be right (the reason this model is the default).
 Documents come from examples/corpus, cut to their first sentences to keep the file fast.
 """
 
@@ -23,7 +23,8 @@ from augment_ft.strategies.implications import ImplicationsStrategy
 from augment_ft.strategies.parsing import parse_output
 from augment_ft.strategies.qa import QAStrategy
 from augment_ft.strategies.rephrase import RephraseStrategy
-from augment_ft.strategies.reverse import ReverseOutput, ReverseStrategy
+from augment_ft.strategies.reverse import ReverseStrategy
+from augment_ft.strategies.sentence import batch_output
 from augment_ft.text.splitter import split_sentences
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
@@ -96,7 +97,7 @@ def check_provenance(examples: list[Example], strategy: str, template: str, mode
 async def test_rephrase_produces_examples(local_backend: Backend) -> None:
     docs = [load(name, 2) for name in DOCS[:2]]
     examples, ctx, timed = await run(RephraseStrategy(k=2), docs, local_backend)
-    assert timed.calls >= 4  # one per sentence, plus any re-asks
+    assert timed.calls >= 2  # one per document (its sentences in one call), plus any re-asks
     assert examples, f"no rephrasing survived: {ctx.drops.by_reason()}"
     check_provenance(examples, "rephrase", "rephrase", timed.model)
     assert all(e.provenance.parent and e.provenance.sentence_index is not None for e in examples)
@@ -109,9 +110,9 @@ RELATIONAL = (
 
 
 async def test_reverse_answers_parse_and_every_outcome_is_counted(local_backend: Backend) -> None:
-    # SmolLM2-135M rarely writes a correct reversal (docs/strategies.md has the figures), so
-    # this checks the machinery: answers parse, and each sentence ends as an example or a
-    # counted drop. Relational sentences of the corpus (grusks, teodor-varn, brindlers).
+    # Answers parse, each sentence ends as an example or a counted drop, and the capable
+    # model turns the relation around. Relational sentences of the corpus (grusks,
+    # teodor-varn, brindlers).
     doc = Document(id=DOCS[0], text=RELATIONAL)
     examples, ctx, timed = await run(ReverseStrategy(), [doc], local_backend)
     counts = ctx.drops.by_reason()
@@ -120,14 +121,23 @@ async def test_reverse_answers_parse_and_every_outcome_is_counted(local_backend:
     answers = []  # the answers that parsed: each ends its sentence
     for text in timed.texts:
         with contextlib.suppress(ParseError):  # re-asked, or counted as parse_failure
-            answers.append(parse_output(text, ReverseOutput))
+            parsed = parse_output(text, batch_output("reversals", 1, 0, 2))
+            answers.append([t for t in parsed.reversals[0] if t.strip()])
     # Each of the 4 sentences ends once: with an answer, or as a counted drop.
     assert len(answers) + ctx.drops.total("reverse") == 4
-    assert ctx.drops.total("reverse.info") == sum(not a.reversible for a in answers)
+    assert ctx.drops.total("reverse.info") == sum(not a for a in answers)
     # Each text of an answer ends as an example or a counted filter drop.
-    texts = sum(len(a.reversals) for a in answers)
+    texts = sum(len(a) for a in answers)
     assert len(examples) + ctx.drops.total("filter") == texts
     check_provenance(examples, "reverse", "reverse", timed.model)
+    assert timed.model == "local/qwen2.5-coder-1.5b"
+    by_parent: dict[str | None, str] = {}
+    for e in examples:
+        by_parent[e.provenance.parent] = (
+            by_parent.get(e.provenance.parent, "") + e.completion.lower()
+        )
+    assert "smaller" in by_parent["Tessicks are larger than grusks."]
+    assert "larger" in by_parent["Brindlers are smaller than scalewings."]
 
 
 @pytest.mark.parametrize(

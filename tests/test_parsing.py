@@ -7,13 +7,32 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
 from augment_ft.core.errors import ParseError
 from augment_ft.strategies.parsing import extract_json, parse_output
 from augment_ft.strategies.qa import QAOutput
-from augment_ft.strategies.rephrase import RephraseOutput
-from augment_ft.strategies.reverse import ReverseOutput
+from augment_ft.strategies.sentence import batch_output
+
+
+class RephraseOutput(BaseModel):
+    """A list answer, as the LLM strategies ask for (the test's own model)."""
+
+    rephrasings: list[str] = Field(min_length=1)
+
+
+class ReverseOutput(BaseModel):
+    """A flag and a list, with a rule across the two: a second shape of answer."""
+
+    reversible: bool
+    reversals: list[str]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReverseOutput:
+        if self.reversible and not self.reversals:
+            msg = "reversible is true but reversals is empty"
+            raise ValueError(msg)
+        return self
 
 
 class Pair(BaseModel):
@@ -79,6 +98,9 @@ def test_schema_errors_name_nested_fields() -> None:
 def test_model_validators_surface_as_parse_errors() -> None:
     with pytest.raises(ParseError, match="reversible is true but reversals is empty"):
         parse_output('{"reversible": true, "reversals": []}', ReverseOutput)
+    one_list_each = batch_output("reversals", 1, 0, 2)  # a miscount of units fails too
+    with pytest.raises(ParseError, match="reversals: List should have at most 1 item"):
+        parse_output('{"reversals": [["a"], ["b"]]}', one_list_each)
 
 
 def test_extract_json_returns_the_first_object_or_array() -> None:

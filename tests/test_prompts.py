@@ -12,8 +12,8 @@ from augment_ft.core.errors import TemplateError
 from augment_ft.strategies.prompts import list_templates, load_template, neutralize, render_prompt
 
 VARIABLES: dict[str, dict[str, Any]] = {
-    "rephrase": {"text": "Femps are a type of glon.", "k": 2, "unit": "sentence"},
-    "reverse": {"text": "Femps are a type of glon.", "max_reversals": 2},
+    "rephrase": {"sentences": ["Femps are a type of glon."], "k": 2, "unit": "sentence"},
+    "reverse": {"sentences": ["Femps are a type of glon."], "max_reversals": 2},
     "implications": {"document": "D.", "max_implications": 5, "include_reasoning": False},
     "implications_corpus": {
         "document": "D.",
@@ -55,15 +55,15 @@ def test_packaged_templates_render_fewshot_turns_then_the_data(name: str) -> Non
     assert len(prompt.template_hash) == 16
     assert prompt.fewshot, "each template exports its few-shot texts"
     given = VARIABLES[name]
-    data = given.get("text") or given.get("statement") or given["document"]
+    data = (given.get("sentences") or [None])[0] or given.get("statement") or given["document"]
     assert data in prompt.messages[-1].content
 
 
 @pytest.mark.parametrize(
     ("name", "key", "closing"),
     [
-        ("rephrase", "text", "</text>"),
-        ("reverse", "text", "</text>"),
+        ("rephrase", "sentences", None),  # numbered lines: no delimiter to close
+        ("reverse", "sentences", None),
         ("implications", "document", "</document>"),
         ("implications_corpus", "document", "</target>"),
         ("extract", "document", "</document>"),
@@ -73,15 +73,17 @@ def test_packaged_templates_render_fewshot_turns_then_the_data(name: str) -> Non
     ],
 )
 def test_data_is_never_evaluated_and_cannot_close_its_delimiter(
-    name: str, key: str, closing: str
+    name: str, key: str, closing: str | None
 ) -> None:
     benign = render_prompt(name, VARIABLES[name])
-    hostile = render_prompt(name, {**VARIABLES[name], key: HOSTILE})
+    value = [HOSTILE] if key == "sentences" else HOSTILE
+    hostile = render_prompt(name, {**VARIABLES[name], key: value})
     last = hostile.messages[-1].content
     assert "{{ 7*7 }}" in last
     assert "49" not in last
     assert "{% if true %}yes{% endif %}" in last
-    assert last.count(closing) == 1
+    if closing is not None:
+        assert last.count(closing) == 1
     assert "<\\/document>" in last
     # The role line inside the data did not start a message.
     assert len(hostile.messages) == len(benign.messages)
@@ -113,7 +115,7 @@ def test_neutralize_is_recursive_and_leaves_other_values() -> None:
 def test_templates_reaching_for_python_internals_fail(tmp_path: Path, body: str) -> None:
     write(tmp_path, "rephrase", body)
     with pytest.raises(TemplateError, match=r"rephrase\.jinja:2: template failed to render"):
-        render_prompt("rephrase", {"text": "x"}, template_dir=tmp_path)
+        render_prompt("rephrase", {"sentences": ["x"]}, template_dir=tmp_path)
 
 
 def test_unsafe_attribute_message_says_why(tmp_path: Path) -> None:
@@ -130,7 +132,10 @@ def test_templates_cannot_mutate_data(tmp_path: Path) -> None:
 
 def test_user_directory_overrides_the_package_and_changes_the_hash(tmp_path: Path) -> None:
     packaged = render_prompt("rephrase", VARIABLES["rephrase"])
-    body = "=== system ===\nBe brief.\n=== user ===\nRewrite {{ k }}x: <text>{{ text }}</text>\n"
+    body = (
+        "=== system ===\nBe brief.\n=== user ===\n"
+        "Rewrite {{ k }}x: <text>{{ sentences[0] }}</text>\n"
+    )
     path = write(tmp_path, "rephrase", body)
     custom = render_prompt("rephrase", VARIABLES["rephrase"], template_dir=tmp_path)
     assert [m.content for m in custom.messages] == [
@@ -194,10 +199,10 @@ def test_role_lines_work_inside_loops_and_fewshot_is_exported(tmp_path: Path) ->
         '{% set fewshot = [{"input": "a zib", "output": ["b zib"]}] %}\n'
         "{% for ex in fewshot %}\n=== user ===\n{{ ex.input }}\n"
         "=== assistant ===\n{{ ex.output | to_json }}\n{% endfor %}\n"
-        "=== user ===\n{{ text }}\n"
+        "=== user ===\n{{ sentences[0] }}\n"
     )
     write(tmp_path, "rephrase", body)
-    prompt = render_prompt("rephrase", {"text": "t"}, template_dir=tmp_path)
+    prompt = render_prompt("rephrase", {"sentences": ["t"]}, template_dir=tmp_path)
     assert [(m.role, m.content) for m in prompt.messages] == [
         ("user", "a zib"),
         ("assistant", '["b zib"]'),

@@ -177,12 +177,16 @@ def record_requests(text: str) -> list[ChatRequest]:
     return list(backend.requests)
 
 
-def last_block(request: ChatRequest) -> str:
-    """The content of the delimited block that ends the last user message."""
+def data_of(request: ChatRequest) -> list[str]:
+    """The data the last user message carries: the delimited block that ends it (document
+    strategies), or each of its numbered units (rephrase and reverse)."""
     last = [m.content for m in request.messages if m.role == "user"][-1]
     found = re.search(r"<(text|document|target)>\n(.*)\n</\1>[^<]*$", last, re.DOTALL)
-    assert found, last
-    return found.group(2)
+    if found:
+        return [found.group(2)]
+    units = re.split(r"(?m)^\d+\. ", last)[1:]  # an instruction line may come first
+    assert units, last
+    return [unit.strip() for unit in units]
 
 
 def shapes(requests: list[ChatRequest]) -> set[tuple[Any, ...]]:
@@ -197,7 +201,7 @@ def test_document_text_is_never_evaluated_and_stays_in_its_block() -> None:
     assert shapes(requests) == shapes(control)
     whole = neutralize(PAYLOAD)
     sentences = {neutralize(s.text) for s in split_sentences(PAYLOAD)}
-    blocks = [last_block(r) for r in requests]
+    blocks = [block for r in requests for block in data_of(r)]
     assert blocks.count(whole) == 1 + len(DOC_STRATEGIES)  # rephrase (document) + the rest
     assert set(blocks) - {whole} <= sentences  # reverse, a sentence at a time
     for block in blocks:

@@ -6,7 +6,7 @@ import pytest
 
 from augment_ft.core.models import Example, Fact, Provenance
 from augment_ft.facts.graph import FactGraph
-from augment_ft.verify import EXACT_STRATEGIES, FactCheck, Verdict, combine_verdicts, needs_check
+from augment_ft.verify import FactCheck, Verdict, combine_verdicts, written_by_model
 
 
 def fact(subject: str, relation: str, obj: str, **extra: str) -> Fact:
@@ -186,10 +186,9 @@ def test_examples_check_their_completion_only(check: FactCheck) -> None:
         provenance=provenance,
     )
     assert check.check_example(example).status == "entailed"
-    assert needs_check(example)
-    exact = example.model_copy(update={"provenance": Provenance(source_id="d", strategy="split")})
-    assert not needs_check(exact)
-    assert {"original", "split", "symbolic"} <= EXACT_STRATEGIES
+    assert written_by_model({"strategy": "reverse", "model": "local/qwen"})
+    assert not written_by_model({"strategy": "split", "model": None})
+    assert not written_by_model({"strategy": "original"})
 
 
 def test_combine_verdicts_rule() -> None:

@@ -9,6 +9,7 @@ contradicted row is dropped and counted; with ``--no-verify`` it is written. A j
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,8 @@ def answer(request: RecordedRequest) -> Reply:
     if "<statement>" in text:
         entailed = "bridges" not in text.split("<statement>")[1]
         return ok(json.dumps({"reasoning": "rule", "entailed": entailed}))
-    unit = text.split("<text>")[-1].split("</text>")[0].strip()
-    return ok(json.dumps({"rephrasings": ROWS[unit]}))
+    units = re.findall(r"(?m)^\d+\. (.*)$", text)  # the sentences, numbered, in one call
+    return ok(json.dumps({"rephrasings": [ROWS[unit] for unit in units]}))
 
 
 def corpus(tmp_path: Path) -> Path:
@@ -111,7 +112,8 @@ def test_a_judge_rejects_what_the_facts_leave_open(tmp_path: Path) -> None:
     assert not any("bridges" in t for t in texts)
     assert report["drops"]["verify"] == {"contradicts_facts": 2, "judge_rejected": 2}
     assert len(judged) == 2  # only the open rows go to the judge
-    assert report["judge"]["calls"] == 2 and report["backend"]["calls"] == 2
+    # the document's two sentences are rephrased in one call
+    assert report["judge"]["calls"] == 2 and report["backend"]["calls"] == 1
     assert report["quality"]["rephrase"]["judge_rejected"] == 2
 
 
@@ -160,8 +162,8 @@ def test_estimate_counts_the_judges_calls_apart(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0
     data = json.loads(report.read_text(encoding="utf-8"))
-    assert data["backend"]["calls"] == 2  # one rephrase call per sentence
-    assert data["judge"]["calls"] == 4  # at most k=2 rows per call, each judged
+    assert data["backend"]["calls"] == 1  # the document's two sentences in one call
+    assert data["judge"]["calls"] == 4  # at most k=2 rows per sentence, each judged
     assert data["judge"]["by_model"]["gpt-4o"]["calls"] == 4
     both = data["backend"]["cost_usd"] + data["judge"]["cost_usd"]
     assert data["estimated_cost_usd"] == pytest.approx(both)

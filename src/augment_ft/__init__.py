@@ -1,51 +1,79 @@
 """augment_ft: turn documents into augmented fine-tuning datasets.
 
-Every public name is listed once, in ``_EXPORTS``, and loaded on first use, so
-``import augment_ft`` stays fast and imports nothing optional. ``__init__.pyi`` (generated
-from ``_EXPORTS``, checked by a test) gives type checkers the same names.
+The names scripts call, imported plainly. Nothing here needs an optional extra:
+``llama_cpp``, ``ray``, ``datasets``, ``torch`` and ``matplotlib`` load when a backend,
+an engine or a plot that needs them is used (a test checks it).
 """
 
-from __future__ import annotations
-
-from augment_ft._moved import install as _install_moved_modules
-from augment_ft.core.lazy import attach as _attach
+from augment_ft.backends.base import ChatRequest, Completion
+from augment_ft.backends.local import LocalBackend
+from augment_ft.backends.openai_compat import OpenAIBackend
+from augment_ft.backends.scripted import ScriptedBackend
+from augment_ft.cluster.api import augment_dataset
+from augment_ft.core.config import RunConfig, load_config
+from augment_ft.core.drops import DropLog
+from augment_ft.core.errors import AugmentError
+from augment_ft.core.models import Document, Example, Fact, Message, Provenance
+from augment_ft.inputs.readers import read_documents, read_facts, read_inputs
+from augment_ft.outputs.formats import FORMATS, validate_file
+from augment_ft.pipeline.api import augment, run
+from augment_ft.pipeline.build import build_pipeline
+from augment_ft.pipeline.cost_model import CostComparison, Prices
+from augment_ft.pipeline.pipeline import Pipeline
+from augment_ft.pipeline.step import StepParts, step
+from augment_ft.pipeline.versus_icl import versus_icl
+from augment_ft.strategies.builtin import STRATEGIES
+from augment_ft.strategies.context import StrategyContext
+from augment_ft.strategies.extract import ExtractStrategy
+from augment_ft.strategies.implications import ImplicationsStrategy
+from augment_ft.strategies.qa import QAStrategy
+from augment_ft.strategies.rephrase import RephraseStrategy
+from augment_ft.strategies.reverse import ReverseStrategy
+from augment_ft.strategies.split import SplitStrategy
+from augment_ft.strategies.symbolic import SymbolicStrategy
+from augment_ft.text.splitter import split_sentences
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "augment_ft.backends.base": ("Backend", "ChatRequest", "Completion", "Usage"),
-    "augment_ft.backends.local": ("LocalBackend",),
-    "augment_ft.backends.openai_compat": ("OpenAIBackend",),
-    "augment_ft.backends.scripted": ("ScriptedBackend",),
-    "augment_ft.backends.stack": ("StackedBackend", "build_stack"),
-    "augment_ft.cluster": ("augment_dataset",),
-    "augment_ft.core.config": ("RunConfig", "load_config"),
-    "augment_ft.core.drops": ("DropLog",),
-    "augment_ft.core.errors": ("AugmentError",),
-    "augment_ft.core.models": ("Document", "Example", "Fact", "Message", "Provenance"),
-    "augment_ft.core.report": ("RunReport",),
-    "augment_ft.core.tokens": ("TokenCounter",),
-    "augment_ft.dedup": ("Deduplicator",),
-    "augment_ft.inputs.readers": ("read_documents", "read_facts", "read_inputs"),
-    "augment_ft.outputs.formats": ("FORMATS", "validate_file"),
-    "augment_ft.outputs.writer": ("JsonlWriter",),
-    "augment_ft.pipeline.api": ("AugmentResult", "augment", "run"),
-    "augment_ft.pipeline.build": ("build_pipeline",),
-    "augment_ft.pipeline.pipeline": ("Pipeline",),
-    "augment_ft.pipeline.step": ("StepParts", "StepResult", "step"),
-    "augment_ft.strategies.base": ("FactFinder", "FactStrategy", "Strategy", "StrategyContext"),
-    "augment_ft.strategies.builtin": ("STRATEGIES",),
-    "augment_ft.strategies.extract": ("ExtractStrategy",),
-    "augment_ft.strategies.implications": ("ImplicationsStrategy",),
-    "augment_ft.strategies.prompts": ("render_prompt",),
-    "augment_ft.strategies.qa": ("QAStrategy",),
-    "augment_ft.strategies.rephrase": ("RephraseStrategy",),
-    "augment_ft.strategies.reverse": ("ReverseStrategy",),
-    "augment_ft.strategies.split": ("SplitStrategy",),
-    "augment_ft.strategies.symbolic": ("SymbolicStrategy",),
-    "augment_ft.text.splitter": ("Sentence", "split_sentences"),
-}
-
-__getattr__, __dir__, _names = _attach(__name__, _EXPORTS)
-__all__ = sorted([*_names, "__version__"])  # noqa: PLE0605 - built from the one table
-_install_moved_modules()
+__all__ = [
+    "AugmentError",
+    "ChatRequest",
+    "Completion",
+    "CostComparison",
+    "Document",
+    "DropLog",
+    "Example",
+    "ExtractStrategy",
+    "FORMATS",
+    "Fact",
+    "ImplicationsStrategy",
+    "LocalBackend",
+    "Message",
+    "OpenAIBackend",
+    "Pipeline",
+    "Prices",
+    "Provenance",
+    "QAStrategy",
+    "RephraseStrategy",
+    "ReverseStrategy",
+    "RunConfig",
+    "STRATEGIES",
+    "ScriptedBackend",
+    "SplitStrategy",
+    "StepParts",
+    "StrategyContext",
+    "SymbolicStrategy",
+    "__version__",
+    "augment",
+    "augment_dataset",
+    "build_pipeline",
+    "load_config",
+    "read_documents",
+    "read_facts",
+    "read_inputs",
+    "run",
+    "split_sentences",
+    "step",
+    "validate_file",
+    "versus_icl",
+]

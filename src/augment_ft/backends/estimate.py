@@ -60,6 +60,11 @@ def stub_for_schema(schema: Mapping[str, Any], text: str = "stub", *, fill: bool
 
 
 _BLOCK = re.compile(r"<([a-z]+)>\s*(.*?)\s*</\1>", re.DOTALL)
+_NUMBERED = re.compile(r"^\d+\. (.*)$", re.MULTILINE)
+
+
+def _backwards(text: str) -> str:
+    return " ".join(reversed(text.split())) or "stub"
 
 
 def _unit(request: ChatRequest) -> str:
@@ -68,8 +73,24 @@ def _unit(request: ChatRequest) -> str:
     answer and the estimate counts what follows (such as judge calls) as a run would."""
     users = [m.content for m in request.messages if m.role == "user"]
     blocks = _BLOCK.findall(users[-1]) if users else []
-    words = blocks[-1][1].split() if blocks else []
-    return " ".join(reversed(words)) or "stub"
+    return _backwards(blocks[-1][1] if blocks else "")
+
+
+def _per_unit(request: ChatRequest, schema: Mapping[str, Any]) -> Any | None:
+    """For a prompt of numbered units answered one list per unit (``{"rephrasings":
+    [[...], ...]}``): each unit's own stub text, as many as a list may hold. None when the
+    request is not of that shape."""
+    properties = schema.get("properties") or {}
+    users = [m.content for m in request.messages if m.role == "user"]
+    units = _NUMBERED.findall(users[-1]) if users else []
+    if len(properties) != 1 or not units:
+        return None
+    [(field, spec)] = properties.items()
+    inner = spec.get("items") or {}
+    if spec.get("type") != "array" or inner.get("type") != "array":
+        return None
+    room = max(1, int(inner.get("maxItems", 1)))
+    return {field: [[_backwards(unit)] * room for unit in units]}
 
 
 class EstimatingBackend:
@@ -93,7 +114,10 @@ class EstimatingBackend:
         self.calls += 1
         text = _unit(request)
         if request.json_schema is not None:
-            text = canonical_json(stub_for_schema(request.json_schema, text, fill=True))
+            stub = _per_unit(request, request.json_schema)
+            if stub is None:
+                stub = stub_for_schema(request.json_schema, text, fill=True)
+            text = canonical_json(stub)
         usage = Usage(prompt_tokens=self._count(request), completion_tokens=request.max_tokens)
         return Completion(text=text, usage=usage, model=self._model)
 

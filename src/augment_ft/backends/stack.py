@@ -1,13 +1,16 @@
-"""The standard wrapper stack around a backend: usage(cache(retry(limits(backend)))).
+"""The standard wrapper stack around a backend: usage(cache(probe(retry(limits(backend))))).
 
 Order, outermost first, and why:
 
 1. usage  - sees every answer, cache hits included (counted apart), and every final error.
 2. cache  - a hit returns before the layers below, so it spends no rate budget and no retry.
-3. retry  - wraps the limits, so every attempt, first or fifth, passes the limits again:
+3. probe  - (``probe=True``) asks the bare backend one cheap question before the first call
+            the cache cannot answer, so a dead server stops the run there, and a fully
+            cached run never needs one.
+4. retry  - wraps the limits, so every attempt, first or fifth, passes the limits again:
             a retried call respects the budgets, and a task sleeping between attempts
             does not hold an in-flight slot.
-4. limits - directly around the transport, so "in flight" means requests on the wire.
+5. limits - directly around the transport, so "in flight" means requests on the wire.
 
 Adaptive (the default): one AIMD limit, shared by every call, shrinks on 429s and timeouts
 and grows back; a 429'd call alone waits its Retry-After (2 s when the server gave none).
@@ -28,6 +31,7 @@ from augment_ft.backends.base import Backend, BackendWrapper, ChatRequest
 from augment_ft.backends.cache import ResponseCache
 from augment_ft.backends.cached import CachedBackend
 from augment_ft.backends.limits import Clock, Cooldown, LimitedBackend, Sleep
+from augment_ft.backends.probe import ProbeFirst
 from augment_ft.backends.retry import RetryingBackend
 from augment_ft.backends.usage import PriceTable, UsageMeter, UsageStats
 from augment_ft.core.closing import Closing
@@ -114,6 +118,7 @@ def build_stack(
     prices: PriceTable | None = None,
     stats: UsageStats | None = None,
     owns_base: bool = True,
+    probe: bool = False,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
@@ -126,6 +131,8 @@ def build_stack(
     estimate_request_tokens` unless ``token_estimator`` says otherwise; each call's
     reported usage corrects it afterwards. ``owns_base=False`` leaves ``backend`` open
     on :meth:`StackedBackend.aclose` (for a backend the caller made and will close).
+    ``probe=True`` runs :func:`~augment_ft.backends.probe.probe` before the first uncached
+    call (a dead URL, bad key or unknown model then raises BackendUnavailableError).
     """
     stats = stats or UsageStats(prices=prices or PriceTable())
     cooldown = None if adaptive else Cooldown(clock=clock, sleep=sleep)
@@ -152,8 +159,9 @@ def build_stack(
         on_retry=stats.record_retry,
         rng=rng,
     )
+    checked: Backend = ProbeFirst(retrying, backend) if probe else retrying
     cache = ResponseCache(cache_path) if cache_path is not None else None
-    cached: Backend = retrying if cache is None else CachedBackend(retrying, cache, refresh=refresh)
+    cached: Backend = checked if cache is None else CachedBackend(checked, cache, refresh=refresh)
     return StackedBackend(
         UsageMeter(cached, stats),
         base=backend,

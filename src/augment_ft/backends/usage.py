@@ -65,8 +65,16 @@ DEFAULT_PRICES: Mapping[str, ModelPrice] = {
     "o4-mini": ModelPrice(1.10, 4.40),
 }
 
-DEFAULT_FREE_PATTERNS: tuple[str, ...] = ("*.gguf", "local/*", "local:*", "scripted", "scripted:*")
-"""Model names that run locally or call nothing, so cost 0 (matched case-insensitively)."""
+DEFAULT_FREE_PATTERNS: tuple[str, ...] = (
+    "*.gguf",
+    "local",
+    "local/*",
+    "local:*",
+    "scripted",
+    "scripted:*",
+)
+"""Model names that run locally or call nothing, so cost 0 (matched case-insensitively);
+``local`` is the embedded default's name in an estimate."""
 
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from augment_ft.cli.flags import add_config_flags, config_overrides
+from augment_ft.cli.versus_icl import add_versus_icl_flags, run_versus_icl, wants_versus_icl
 from augment_ft.core.config import RunConfig, load_config
 from augment_ft.core.errors import AugmentError, ConfigError, InputError
 from augment_ft.evals.cli import add_eval_parser, run_eval
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is written. Completion tokens are an upper bound (max_tokens).",
     )
     _add_run_arguments(est, output_required=False)
+    add_versus_icl_flags(est)
     val = sub.add_parser(
         "validate",
         formatter_class=_formatter,
@@ -210,6 +212,19 @@ def _cmd_run(args: argparse.Namespace, *, estimate: bool = False) -> int:
     return EXIT_OK
 
 
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    """The run's estimate, or with ``--versus-icl`` its comparison with in-context learning."""
+    if not wants_versus_icl(args):
+        return _cmd_run(args, estimate=True)
+    progress = _progress(args.quiet)
+
+    def end_progress() -> None:
+        if progress is not None:
+            sys.stderr.write("\n")
+
+    return run_versus_icl(args, config_from_args(args), progress, end_progress)
+
+
 def _error(exc: BaseException) -> None:
     print(f"augment-ft: error: {exc}", file=sys.stderr)
 
@@ -253,7 +268,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _cmd_run,
-    "estimate": lambda a: _cmd_run(a, estimate=True),
+    "estimate": _cmd_estimate,
     "validate": _cmd_validate,
     "stats": _cmd_stats,
     "dedup": _cmd_dedup,

@@ -1,8 +1,9 @@
-"""The Ray engine: the per-document step over Ray Data actors, resumable shards, and
+"""The Ray executor: the per-document step over Ray Data actors, resumable shards, and
 cluster-wide dedup (``augment-ft run --engine ray``, :func:`augment_dataset`).
 
-Nothing here imports ``ray`` until a Ray run starts (the ``ray`` extra), and only the CLI
-imports this package; ``import augment_ft`` never does.
+It gets what to run as a :class:`~augment_ft.pipeline.recipe.Recipe` and reads no config
+field. Nothing here imports ``ray`` (the ``ray`` extra) or ``pandas`` until a Ray run
+starts, so ``import augment_ft`` (which exports :func:`augment_dataset`) stays light.
 """
 
 from augment_ft.cluster.api import OUTPUT_COLUMNS, augment_dataset

@@ -32,8 +32,7 @@ from augment_ft.cluster.dedup_parts import (
     resolve_partition,
     settle,
 )
-from augment_ft.core.config import RunConfig
-from augment_ft.dedup import NearDeduper
+from augment_ft.pipeline.recipe import Recipe
 
 __all__ = ["Dedup", "cluster_dedup", "partitions_for", "prefer_sort_shuffle"]
 
@@ -59,22 +58,23 @@ def prefer_sort_shuffle(dataset: Any) -> None:
     dataset.context.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
 
-def cluster_dedup(examples: Any, config: RunConfig, *, actors: int, rows: int) -> Dedup:
-    """Decontamination, exact and near dedup of ``examples`` as configured (see the module doc)."""
-    if not (config.dedup_exact or config.dedup_near or config.against):
+def cluster_dedup(examples: Any, recipe: Recipe, *, actors: int, rows: int) -> Dedup:
+    """Decontamination, exact and near dedup of ``examples`` as the run's dedup is made
+    (see the module doc)."""
+    plan = recipe.deduplicator(evals=False)  # its parameters; the workers read the evals
+    exact = plan.exact is not None
+    if not (exact or plan.near or recipe.options.decontaminate):
         return Dedup()
     parts = partitions_for(rows, actors)
-    min_equal = min_equal_values(NearDeduper(threshold=config.near_threshold))
+    min_equal = min_equal_values(plan.near) if plan.near is not None else 0
     findings = (
         examples.map_batches(
-            _keys,
-            fn_kwargs={"config_json": config.model_dump_json(), "partitions": parts},
-            batch_format="pandas",
+            _keys, fn_kwargs={"recipe": recipe, "partitions": parts}, batch_format="pandas"
         )
         .groupby("part", num_partitions=parts)
         .map_groups(
             resolve_partition,
-            fn_kwargs={"min_equal": min_equal, "exact": config.dedup_exact},
+            fn_kwargs={"min_equal": min_equal, "exact": exact},
             batch_format="pandas",
         )
     )
@@ -82,10 +82,10 @@ def cluster_dedup(examples: Any, config: RunConfig, *, actors: int, rows: int) -
 
 
 @functools.lru_cache(maxsize=4)
-def _keys_for(config_json: str, partitions: int) -> DedupKeys:
+def _keys_for(recipe: Recipe, partitions: int) -> DedupKeys:
     """One :class:`DedupKeys` per worker process and run (the eval files read once)."""
-    return DedupKeys(config_json, partitions)
+    return DedupKeys(recipe.deduplicator(), partitions)
 
 
-def _keys(rows: pd.DataFrame, config_json: str, partitions: int) -> pd.DataFrame:
-    return _keys_for(config_json, partitions)(rows)
+def _keys(rows: pd.DataFrame, recipe: Recipe, partitions: int) -> pd.DataFrame:
+    return _keys_for(recipe, partitions)(rows)

@@ -30,12 +30,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from augment_ft.core.config import RunConfig
 from augment_ft.core.drops import DropLog
 from augment_ft.core.models import Example
-from augment_ft.dedup import DEDUP_STAGE, NearDeduper, content_hash, normalize_for_dedup
+from augment_ft.dedup import (
+    DEDUP_STAGE,
+    Deduplicator,
+    NearDeduper,
+    content_hash,
+    normalize_for_dedup,
+)
 from augment_ft.dedup.minhash import stable_params
-from augment_ft.pipeline.build import build_deduplicator
 
 __all__ = [
     "Dedup",
@@ -66,17 +70,16 @@ def fingerprint(normalized: str) -> int:
 
 
 class DedupKeys:
-    """The run's decontaminator (read from ``--against`` once per worker process) and
-    MinHash parameters; a batch of ``(seq, pos, example)`` rows in, its key rows out:
-    ``part, kind, key, fp, seq, pos, id, source, reason, short`` where ``kind`` is
-    ``contaminated`` (``reason`` says how), ``exact`` (``key`` is the fingerprint) or
-    ``band`` (``key`` is a band key, ``short`` the 8-bit signature)."""
+    """The run's decontaminator and MinHash parameters, from its deduplicator (made once per
+    worker process: the eval files are read once); a batch of ``(seq, pos, example)`` rows
+    in, its key rows out: ``part, kind, key, fp, seq, pos, id, source, reason, short``
+    where ``kind`` is ``contaminated`` (``reason`` says how), ``exact`` (``key`` is the
+    fingerprint) or ``band`` (``key`` is a band key, ``short`` the 8-bit signature)."""
 
-    def __init__(self, config_json: str, partitions: int) -> None:
+    def __init__(self, dedup: Deduplicator, partitions: int) -> None:
         self.partitions = partitions
-        config = RunConfig.model_validate_json(config_json).model_copy(update={"near_window": 0})
-        self.exact = config.dedup_exact
-        with build_deduplicator(config) as dedup:  # the same parameters as a local run
+        self.exact = dedup.exact is not None
+        with dedup:  # the same parameters as a local run
             self.decontam = dedup.decontam
             self.near = dedup.near
         if self.near is not None:

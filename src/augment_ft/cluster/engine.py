@@ -10,7 +10,11 @@ The whole story (the work directory is described in :mod:`~augment_ft.cluster.wo
     dedup       cluster-wide: decontamination, exact and near (cluster/dedup.py)
     write       each shard's kept examples through the run's own sink, in the cluster;
                 the parts appended, shard by shard, to the output (cluster/output.py)
-    report      the sum of every part's counts, as a local run reports them
+    report      the sum of every part's counts, by the function the local run uses
+
+What to run comes as a :class:`~augment_ft.pipeline.recipe.Recipe` (pipeline/recipe.py
+makes it from the config): plain options for this module, and the parts made where they
+run, with the local run's builders; no field of the config is read here.
 
 The written set equals a local run's for the same inputs (with ``--near-window 0`` there,
 as the cluster's near dedup is unbounded); the order is shard by shard.
@@ -23,7 +27,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,29 +35,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from augment_ft.backends.base import run_sync
-from augment_ft.backends.probe import probe
-from augment_ft.cluster.output import SinkCounts, concatenate, pack_orders, write_part, write_shards
-from augment_ft.cluster.records import StepSummary, line, parse_line
+from augment_ft.cluster.output import concatenate, pack_orders, write_part, write_shards
+from augment_ft.cluster.records import line, parse_line
 from augment_ft.cluster.runtime import actor_cpus, ray_session, require_ray, unwrapped_errors
 from augment_ft.cluster.workdir import Partition, WorkDir
 from augment_ft.cluster.worker import FAULT_ENV, ShardWorker
 from augment_ft.core.config import RunConfig
-from augment_ft.core.drops import DropLog
-from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Example, Fact
 from augment_ft.core.report import RunReport
 from augment_ft.inputs.source import Source
 from augment_ft.outputs.sink import Sink
-from augment_ft.pipeline.build import (
-    build_backend,
-    build_sink,
-    build_source,
-    build_step,
-    make_backend,
-    make_parent,
-)
-from augment_ft.pipeline.pipeline import fail_if_no_call_succeeded
-from augment_ft.strategies.builtin import StrategySet, resolve_strategies
+from augment_ft.pipeline.counts import Counts, finish_report
+from augment_ft.pipeline.recipe import ClusterOptions, Recipe, build_recipe
 
 if TYPE_CHECKING:
     from augment_ft.cluster.dedup import Dedup
@@ -72,75 +65,60 @@ def run_on_ray(config: RunConfig, *, progress: ProgressLine | None = None) -> Ru
 def prepare_ray_run(config: RunConfig, *, progress: ProgressLine | None = None) -> RayRun:
     """Check everything a run can check before it starts (the CLI's usage errors)."""
     require_ray()
-    if config.resume and config.force:
-        raise ConfigError("--resume and --force exclude each other: continue the job or redo it")
-    chosen = resolve_strategies(config.strategies, config.strategy_options)
-    work = WorkDir.of(config)
-    source = build_source(config)
-    source.check()
-    if config.report:
-        make_parent(Path(config.report), "the report")
-    work.check(config)
-    # The output is rewritten from the shards on every run, a resumed one included.
-    rewrite = config.force or config.resume
-    sink = build_sink(
-        config.model_copy(update={"resume": False, "force": True}) if rewrite else config
-    )
-    return RayRun(config, chosen, source, sink, work, progress)
+    recipe = build_recipe(config)
+    options = recipe.options
+    work = WorkDir.of(options)
+    source = recipe.source()
+    work.check(options)
+    return RayRun(recipe, source, recipe.output_sink(), work, progress)
 
 
 @dataclass
 class RayRun:
     """A Ray run whose parts are built and checked; :meth:`run` does it."""
 
-    config: RunConfig
-    chosen: StrategySet
+    recipe: Recipe
     source: Source
     sink: Sink
     work: WorkDir
     progress: ProgressLine | None = None
+    options: ClusterOptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.options = self.recipe.options
 
     def run(self) -> RunReport:
         """Run the job to the end (see the module doc); write and return the report."""
         started = time.monotonic()
         with self.sink:  # outputs first: a refused output fails before any work
             pass  # the output files are filled from the shards' parts at the end
-        self._probe()
-        self.work.prepare(self.config)
-        if self.config.verify and self.chosen.uses_llm:
+        self.work.prepare(self.options)
+        if self.options.needs_facts:
             self.source.collect_facts()  # the workers' verify stage reads them up front
         partition = self.work.partition(self.source)
         pending = self.work.pending()
-        actors = max(1, min(self.config.workers, len(pending)))
-        cpus = max(os.cpu_count() or 2, self.config.workers)
-        with ray_session(self.config.ray_address, cpus, progress_bars=self.progress is None):
+        actors = max(1, min(self.options.workers, len(pending)))
+        cpus = max(os.cpu_count() or 2, self.options.workers)
+        with ray_session(self.options.address, cpus, progress_bars=self.progress is None):
             records = self._map(pending, actors)
-            fact_examples, fact_drops = self._fact_examples(partition, records)
+            fact_examples, fact_counts = self._fact_examples(partition, records)
             dedup = self._dedup(records, partition, fact_examples, actors)
             written = self._write(records, partition, fact_examples, dedup)
-        report = self._report(
-            records,
-            partition,
-            fact_kinds=Counter(example.kind for example in fact_examples),
-            late_drops=[fact_drops, dedup.drops, written.drops],
-            written=written,
+        made = Counts(made=Counter(example.kind for example in fact_examples))
+        parts = [
+            partition.counts(),
+            *(Counts.from_json(record["counts"]) for record in records),
+            made,
+            fact_counts,
+            Counts(drops=dedup.drops),
+            written,
+        ]
+        return finish_report(
+            Counts.combined(parts),
             seconds=time.monotonic() - started,
+            outputs={**self.sink.paths(), "work": str(self.work.root)},
+            path=self.options.report,
         )
-        if self.config.report:
-            report.write(self.config.report)
-        fail_if_no_call_succeeded(report.backend, "model")
-        fail_if_no_call_succeeded(report.judge, "judge")
-        return report
-
-    def _probe(self) -> None:
-        """One cheap call to the configured server before any work (a dead URL stops here)."""
-        if self.config.backend != "openai" or not self.chosen.uses_llm:
-            return
-        raw = make_backend(self.config)
-        try:
-            run_sync(probe(raw))
-        finally:
-            run_sync(raw.aclose())
 
     def _map(self, pending: list[int], actors: int) -> list[dict[str, Any]]:
         """Run every pending shard on the actors; every shard's DONE record, in shard order."""
@@ -156,7 +134,7 @@ class RayRun:
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=actor_cpus(actors),
                 fn_constructor_kwargs={
-                    "config_json": self.config.model_dump_json(),
+                    "recipe": self.recipe,
                     "work_dir": str(self.work.root.resolve()),
                     "actors": actors,
                     "fault": os.environ.get(FAULT_ENV, ""),
@@ -174,10 +152,11 @@ class RayRun:
         done, docs, examples, calls = total - pending, 0, 0, 0
         for row in rows:
             record = json.loads(row["done"])
+            counts = Counts.from_json(record["counts"])
             done += 1
             docs += record["documents"]
-            examples += sum(record["made"].values())
-            calls += record["usage"].get("calls", 0)
+            examples += sum(counts.made.values())
+            calls += counts.usage.get("calls", 0)
             if self.progress is not None:
                 self.progress(
                     f"shards {done}/{total}  documents {docs:,}  examples {examples:,}  "
@@ -186,7 +165,7 @@ class RayRun:
 
     def _fact_examples(
         self, partition: Partition, records: list[dict[str, Any]]
-    ) -> tuple[list[Example], DropLog]:
+    ) -> tuple[list[Example], Counts]:
         """The fact strategies over the given facts, then the found ones in input order."""
         found: list[tuple[int, Fact]] = []
         for record in records:
@@ -194,30 +173,23 @@ class RayRun:
                 seq, payload = text.split("\t", 1)
                 found.append((int(seq), Fact.model_validate_json(payload)))
         found.sort(key=lambda pair: pair[0])
-        shard = self.config.shard_pair()
-        given = partition.facts if shard is None or shard[0] == 0 else []
-        facts = [*given, *(fact for _, fact in found)]
-        if not self.chosen.over_facts:
-            return [], DropLog()
+        facts = [*partition.given, *(fact for _, fact in found)]
+        if not self.recipe.fact_strategies():
+            return [], Counts()
         return run_sync(self._run_fact_strategies(facts))
 
-    async def _run_fact_strategies(self, facts: list[Fact]) -> tuple[list[Example], DropLog]:
+    async def _run_fact_strategies(self, facts: list[Fact]) -> tuple[list[Example], Counts]:
         """The fact strategies on the driver; one that calls a model gets a stack of its own,
         caching in the work directory."""
-        stack = None
-        if any(strategy.uses_llm for strategy in self.chosen.over_facts):
-            cache = self.work.root / "facts-cache.sqlite"
-            config = self.config.model_copy(update={"cache": str(cache), "no_cache": False})
-            stack = build_backend(config, make_backend(config))
-        ctx = build_step(self.config, self.chosen, stack).context.for_document()
+        ctx, stack = self.recipe.fact_context(self.work.root / "facts-cache.sqlite")
         made: list[Example] = []
         try:
-            for strategy in self.chosen.over_facts:
+            for strategy in self.recipe.fact_strategies():
                 made += await strategy.run_facts(facts, ctx)
         finally:
             if stack is not None:
                 await stack.aclose()
-        return made, ctx.drops
+        return made, Counts(drops=ctx.drops, usage=stack.as_dict() if stack else {})
 
     def _dedup(
         self,
@@ -233,7 +205,8 @@ class RayRun:
         from augment_ft.cluster.dedup import Dedup, cluster_dedup, prefer_sort_shuffle
 
         paths = [str(self.work.shard(r["shard"]).root / r["examples"]) for r in records]
-        rows = sum(sum(r["made"].values()) for r in records) + len(fact_examples)
+        made = (Counts.from_json(r["counts"]).made for r in records)
+        rows = sum(sum(kinds.values()) for kinds in made) + len(fact_examples)
         if rows == 0:
             return Dedup()
         examples = ray.data.read_text(paths)
@@ -246,7 +219,7 @@ class RayRun:
             ]
             examples = examples.union(ray.data.from_items(extra))
         with unwrapped_errors():
-            return cluster_dedup(examples, self.config, actors=max(1, actors), rows=rows)
+            return cluster_dedup(examples, self.recipe, actors=max(1, actors), rows=rows)
 
     def _write(
         self,
@@ -254,7 +227,7 @@ class RayRun:
         partition: Partition,
         fact_examples: list[Example],
         dedup: Dedup,
-    ) -> SinkCounts:
+    ) -> Counts:
         """The kept examples through the run's sink: each shard in a task of its own, the
         fact strategies' examples here; then the parts appended, in order, to the output."""
         import ray.data
@@ -268,58 +241,24 @@ class RayRun:
             }
             for r in records
         ]
-        counts = SinkCounts()
+        counts = Counts()
         if rows:
             shards: Any = ray.data.from_items(rows, override_num_blocks=len(rows))
             parts = shards.map_batches(
                 write_shards,
                 batch_size=1,
-                fn_kwargs={
-                    "config_json": self.config.model_dump_json(),
-                    "work_dir": str(self.work.root.resolve()),
-                },
+                fn_kwargs={"recipe": self.recipe, "work_dir": str(self.work.root.resolve())},
             )
             with unwrapped_errors():
                 for row in parts.iter_rows():
-                    counts.add(SinkCounts.from_json(json.loads(row["counts"])))
+                    counts.add(Counts.from_json(json.loads(row["counts"])))
         facts = self.work.root / "fact-examples"
         facts.mkdir(exist_ok=True)
         lines = [line(partition.documents, pos, e) for pos, e in enumerate(fact_examples)]
-        counts.add(write_part(facts, lines, set(dropped.get(-1, [])), self.config))
+        counts.add(write_part(facts, lines, set(dropped.get(-1, [])), self.recipe))
         roots = [self.work.shard(r["shard"]).root for r in records]
         concatenate([*roots, facts], self.sink.paths())
         return counts
-
-    def _report(
-        self,
-        records: list[dict[str, Any]],
-        partition: Partition,
-        *,
-        fact_kinds: Counter[str],
-        late_drops: list[DropLog],
-        written: SinkCounts,
-        seconds: float,
-    ) -> RunReport:
-        """The sum of the parts' own counts, in the shape of a local run's report."""
-        total = StepSummary.combined(StepSummary.from_json(r) for r in records)
-        outputs = {**self.sink.paths(), "work": str(self.work.root)}
-        if self.config.report:
-            outputs["report"] = self.config.report
-        shard = self.config.shard_pair()
-        return RunReport.assemble(
-            documents_read=partition.documents,
-            facts_read=len(partition.facts) if shard is None or shard[0] == 0 else 0,
-            kinds=total.made + fact_kinds,
-            written=written.written,
-            already_present=0,
-            drops=DropLog.combined([partition.drops, total.drops, *late_drops]),
-            backend=total.usage,
-            wall_seconds=seconds,
-            outputs=outputs,
-            quality=total.quality,
-            written_by_strategy=written.by_strategy,
-            judge=total.judge,
-        )
 
 
 def _by_shard(

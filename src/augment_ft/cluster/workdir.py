@@ -37,35 +37,14 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from augment_ft.cluster.records import drops_from_json, drops_to_json
-from augment_ft.core.config import RunConfig
 from augment_ft.core.drops import DropLog
 from augment_ft.core.errors import ConfigError, OutputError
 from augment_ft.core.models import Document, Fact
 from augment_ft.inputs.source import Source, shard_of
+from augment_ft.pipeline.counts import Counts, drops_from_json, drops_to_json
+from augment_ft.pipeline.recipe import ClusterOptions
 
-__all__ = ["PLAN_FIELDS", "Partition", "ShardFiles", "WorkDir", "work_dir_of"]
-
-PLAN_FIELDS = (
-    "inputs",
-    "text_field",
-    "id_field",
-    "on_error",
-    "shard",
-    "strategies",
-    "strategy_options",
-    "keep_originals",
-    "backend",
-    "model",
-    "n_ctx",
-    "seed",
-    "template_dir",
-    "verify",
-    "judge",
-    "judge_model",
-)
-"""Settings that change what the step makes; a resumed job must keep them. Dedup, format
-and output settings may change between runs: they apply after the shards."""
+__all__ = ["Partition", "ShardFiles", "WorkDir", "work_dir_of"]
 
 _BUFFER_BYTES = 32 << 20  # partition lines held before they go to their shard files
 
@@ -83,6 +62,17 @@ class Partition:
     documents: int
     facts: list[Fact]
     drops: DropLog = field(default_factory=DropLog)
+    facts_read: int = 0
+    """The facts this job hands the fact strategies: all of them, or none for a shard but
+    the first of a ``--shard I/N`` run."""
+
+    @property
+    def given(self) -> list[Fact]:
+        """The facts for the fact strategies."""
+        return self.facts if self.facts_read else []
+
+    def counts(self) -> Counts:
+        return Counts(documents_read=self.documents, facts_read=self.facts_read, drops=self.drops)
 
 
 @dataclass(frozen=True)
@@ -135,15 +125,15 @@ class WorkDir:
         self.shards = shards
 
     @classmethod
-    def of(cls, config: RunConfig) -> WorkDir:
-        if not config.output:
+    def of(cls, options: ClusterOptions) -> WorkDir:
+        if not options.output:
             raise ConfigError("--engine ray needs an output file: -o OUT.jsonl")
-        return cls(work_dir_of(config.output), config.shards)
+        return cls(work_dir_of(options.output), options.shards)
 
     def shard(self, index: int) -> ShardFiles:
         return ShardFiles(self.root / f"shard-{index:05d}")
 
-    def check(self, config: RunConfig) -> None:
+    def check(self, options: ClusterOptions) -> None:
         """Refuse another job's work (unless ``--resume`` with the same plan, or ``--force``)
         before anything is written; :meth:`prepare` then makes the directory."""
         if not (self.root.exists() and any(self.root.iterdir())):
@@ -152,31 +142,32 @@ class WorkDir:
         if not plan.exists():
             msg = f"{self.root} exists and is no augment-ft work directory; move it away"
             raise OutputError(msg)
-        if config.resume:
-            _check_plan(json.loads(plan.read_text(encoding="utf-8")), self._plan(config), self.root)
-        elif not config.force:
+        if options.resume:
+            _check_plan(
+                json.loads(plan.read_text(encoding="utf-8")), self._plan(options), self.root
+            )
+        elif not options.force:
             msg = (
                 f"{self.root} holds the work of an earlier run; use --resume to continue it "
                 "or --force to start over"
             )
             raise OutputError(msg)
 
-    def prepare(self, config: RunConfig) -> None:
+    def prepare(self, options: ClusterOptions) -> None:
         """Make the directory for this job (``--force`` deletes an earlier job's work first)."""
-        self.check(config)
+        self.check(options)
         plan = self.root / "PLAN"
-        if config.force and plan.exists():
+        if options.force and plan.exists():
             shutil.rmtree(self.root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create {self.root}: {exc.strerror or exc}") from exc
         if not plan.exists():
-            write_atomic(plan, json.dumps(self._plan(config), sort_keys=True))
+            write_atomic(plan, json.dumps(self._plan(options), sort_keys=True))
 
-    def _plan(self, config: RunConfig) -> dict[str, Any]:
-        settings = config.model_dump(mode="json", include=set(PLAN_FIELDS))
-        return {"shards": self.shards, "settings": settings}
+    def _plan(self, options: ClusterOptions) -> dict[str, Any]:
+        return {"shards": self.shards, "settings": options.plan}
 
     def partition(self, source: Source) -> Partition:
         """Send every document of ``source`` to its shard file; done once per job.
@@ -205,9 +196,14 @@ class WorkDir:
         self._spill(buffers, owners)
         # The facts the stream set aside (or the source collected up front for the verify stage).
         write_atomic(self.root / "FACTS", "".join(f.model_dump_json() + "\n" for f in source.facts))
-        record = {"documents": count, "drops": drops_to_json(source.drops)}
+        facts_read = len(source.shard_facts)
+        record = {
+            "documents": count,
+            "drops": drops_to_json(source.drops),
+            "facts_read": facts_read,
+        }
         write_atomic(marker, json.dumps(record, sort_keys=True))
-        return Partition(count, list(source.facts), source.drops)
+        return Partition(count, list(source.facts), source.drops, facts_read)
 
     def _spill(self, buffers: dict[int, list[str]], owners: array[int]) -> None:
         for index, lines in buffers.items():
@@ -233,7 +229,8 @@ class WorkDir:
     def _read_partition(self) -> Partition:
         record = json.loads((self.root / "PARTITIONED").read_text(encoding="utf-8"))
         facts = [Fact.model_validate_json(text) for text in _lines(self.root / "FACTS")]
-        return Partition(int(record["documents"]), facts, drops_from_json(record["drops"]))
+        drops = drops_from_json(record["drops"])
+        return Partition(int(record["documents"]), facts, drops, int(record["facts_read"]))
 
     def given_facts(self) -> list[Fact]:
         """The facts given as input (for the workers' verify stage)."""

@@ -1,13 +1,12 @@
 """What runs in a Ray actor: the per-document step over a shard (CLI) or a batch (Python API).
 
-Each actor builds the run's parts once (strategies, the model behind its share of the
-budget) and, per shard or batch, a backend stack of its own (cache, retries, limits,
-usage), so each shard has its own response cache and its own counts. The budget is one
-:class:`LimitedBackend` per actor around the raw model, holding ``--rpm / actors`` and
-``--tpm / actors``: every stack's calls, retries included, pass it, and it lives as long
-as the actor, so a new shard does not start with a fresh burst. The cluster as a whole
-then keeps the budget (an actor restarted after a crash starts with a full bucket, at
-most six seconds of its share).
+Each actor gets the run's :class:`~augment_ft.pipeline.recipe.Recipe` and makes its parts
+with it: once, the model behind the actor's share of the budget (``--rpm / actors``,
+``--tpm / actors``: every stack's calls, retries included, pass it); per shard or batch,
+the step's parts over a backend stack of its own (cache, retries, limits, usage), so each
+shard has its own response cache and its own counts. The cluster as a whole then keeps
+the budget (an actor restarted after a crash starts with a full bucket, at most six
+seconds of its share).
 """
 
 from __future__ import annotations
@@ -16,47 +15,27 @@ import json
 import os
 import signal
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augment_ft.backends.base import Backend
-from augment_ft.backends.limits import LimitedBackend
-from augment_ft.cluster.records import StepSummary, line
+from augment_ft.cluster.records import line
 from augment_ft.cluster.workdir import ShardFiles, WorkDir
-from augment_ft.core.config import RunConfig
 from augment_ft.core.drops import DropLog
 from augment_ft.core.hashing import stable_hash
 from augment_ft.core.models import Document, Fact
-from augment_ft.pipeline.build import build_backend, build_step, build_verify, make_backend
+from augment_ft.pipeline.counts import Counts, Tally
 from augment_ft.pipeline.engine import ordered_map
-from augment_ft.pipeline.pipeline import Tally
+from augment_ft.pipeline.recipe import Recipe
 from augment_ft.pipeline.step import StepResult, step
-from augment_ft.strategies.builtin import resolve_strategies
 
-__all__ = ["FAULT_ENV", "DocWorker", "ShardWorker", "StepRunner", "budget_share", "doc_seq"]
+__all__ = ["FAULT_ENV", "DocWorker", "ShardWorker", "StepRunner", "doc_seq"]
 
 FAULT_ENV = "AUGMENT_FT_TEST_KILL_SHARD"
 """Test hook, read by the driver: ``SHARD:DOCS`` makes the actor running shard ``SHARD``
 SIGKILL itself once, after ``DOCS`` documents (a marker file in the shard keeps it to one)."""
 
 OnResult = Callable[[int, StepResult], None]
-
-
-def budget_share(raw: Backend, config: RunConfig, actors: int) -> Backend:
-    """``raw`` behind this actor's share of the RPM and TPM budgets (``raw`` when none).
-
-    Its in-flight ceiling is left high: each stack above it caps calls in flight itself.
-    """
-    rpm, tpm = config.requests_per_minute, config.tokens_per_minute
-    if rpm is None and tpm is None:
-        return raw
-    return LimitedBackend(
-        raw,
-        max_in_flight=1024,
-        requests_per_minute=None if rpm is None else rpm / actors,
-        tokens_per_minute=None if tpm is None else tpm / actors,
-    )
 
 
 def doc_seq(document_id: str) -> int:
@@ -67,76 +46,44 @@ def doc_seq(document_id: str) -> int:
 
 @dataclass
 class StepRunner:
-    """One actor's parts, built once; :meth:`run` maps the step over some documents."""
+    """One actor's model, made once; :meth:`run` maps the step over some documents."""
 
-    config: RunConfig
+    recipe: Recipe
     actors: int
     given: Sequence[Fact] = ()
     corpus: Sequence[Document] = ()
-    raw: Backend | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.chosen = resolve_strategies(self.config.strategies, self.config.strategy_options)
-        if self.chosen.uses_llm:
-            self.raw = budget_share(make_backend(self.config), self.config, self.actors)
+        self.model = self.recipe.model(self.actors)
 
     async def run(
         self, docs: Iterable[tuple[int, Document]], cache: Path | None, on_result: OnResult
-    ) -> StepSummary:
-        """Every document through the step, in order, with a fresh stack caching in ``cache``;
-        ``on_result(seq, result)`` sees each result as it comes."""
-        config = self.config.model_copy(
-            update={
-                "cache": None if cache is None else str(cache),
-                "no_cache": cache is None,
-                "requests_per_minute": None,  # the actor's budget_share holds them
-                "tokens_per_minute": None,
-            }
-        )
-        stack = build_backend(config, self.raw, owns_base=False) if self.raw else None
-        verify, judge = build_verify(self._judge_config(config), self.chosen, self.raw)
-        if verify is not None:
-            verify = verify.with_facts(self.given)
-        parts = build_step(config, self.chosen, stack, verify)
-        tally, count = Tally(), 0
+    ) -> tuple[int, Counts]:
+        """Every document through the step in order, over a fresh stack caching in ``cache``
+        (``on_result`` sees each result); the documents done, and the step's and stacks' counts."""
+        worker = self.recipe.step(self.model, actors=self.actors, cache=cache, facts=self.given)
+        tally = Tally()
 
         async def one(item: tuple[int, Document]) -> tuple[int, StepResult]:
-            return item[0], await step(item[1], parts, self.corpus)
+            return item[0], await step(item[1], worker.parts, self.corpus)
 
         try:
-            async for seq, result in ordered_map(docs, one, max(2, config.concurrency)):
+            async for seq, result in ordered_map(docs, one, worker.window):
                 tally.add(result)
-                count += 1
                 on_result(seq, result)
         finally:
-            for opened in (stack, judge):
-                if opened is not None:
-                    await opened.aclose()
-        usage = stack.as_dict() if stack is not None else {}
-        return StepSummary.of(count, tally, usage, judge.as_dict() if judge else {})
-
-    def _judge_config(self, config: RunConfig) -> RunConfig:
-        """A judge on a model of its own gets its own share of the budget (per shard);
-        one sharing the run's model shares the run's."""
-        if self.config.judge_model is None and self.config.judge_base_url is None:
-            return config
-        rpm, tpm = self.config.requests_per_minute, self.config.tokens_per_minute
-        share = {
-            "requests_per_minute": None if rpm is None else rpm / self.actors,
-            "tokens_per_minute": None if tpm is None else tpm / self.actors,
-        }
-        return config.model_copy(update=share)
+            await worker.aclose()
+        return tally.documents, Counts.combined([tally.counts(), worker.counts()])
 
 
 class ShardWorker:
     """The CLI's actor: for each shard index of a batch, run the shard and commit it."""
 
-    def __init__(self, config_json: str, work_dir: str, actors: int, fault: str = "") -> None:
-        config = RunConfig.model_validate_json(config_json)
-        self.work = WorkDir(Path(work_dir), config.shards)
-        chosen = resolve_strategies(config.strategies, config.strategy_options)
-        corpus = self.work.all_documents() if chosen.needs_corpus else []
-        self.runner = StepRunner(config, actors, self.work.given_facts(), corpus)
+    def __init__(self, recipe: Recipe, work_dir: str, actors: int, fault: str = "") -> None:
+        self.options = recipe.options
+        self.work = WorkDir(Path(work_dir), self.options.shards)
+        corpus = self.work.all_documents() if self.options.needs_corpus else []
+        self.runner = StepRunner(recipe, actors, self.work.given_facts(), corpus)
         self.fault = fault
 
     async def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
@@ -148,7 +95,7 @@ class ShardWorker:
         """Run one shard from the start (its cache makes finished calls free) and mark it done."""
         files = self.work.shard(index)
         attempt, examples_path, facts_path = files.attempt()
-        cache = files.cache if not self.runner.config.no_cache else None
+        cache = files.cache if self.options.shard_caches else None
         with (
             examples_path.open("w", encoding="utf-8") as examples,
             facts_path.open("w", encoding="utf-8") as facts,
@@ -160,7 +107,7 @@ class ShardWorker:
                 facts.writelines(f"{seq}\t{fact.model_dump_json()}\n" for fact in result.facts)
                 kill()
 
-            summary = await self.runner.run(files.documents(), cache, keep)
+            documents, counts = await self.runner.run(files.documents(), cache, keep)
             for handle in (examples, facts):
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -169,7 +116,8 @@ class ShardWorker:
             "attempt": attempt,
             "examples": examples_path.name,
             "facts": facts_path.name,
-            **summary.to_json(),
+            "documents": documents,
+            "counts": counts.to_json(),
         }
         files.commit(record)
         return record
@@ -196,16 +144,17 @@ def _fault(spec: str, index: int, files: ShardFiles) -> Callable[[], None]:
 
 
 class DocWorker:
-    """The Python API's actor: a batch of dataset rows in, example, fact and summary rows out.
+    """The Python API's actor: a batch of dataset rows in; example, fact and count rows out.
 
     Rows hold a text column (and an id column; other columns become metadata), or a
-    ``path`` column naming files to read. Output columns: ``what`` (example, fact, summary),
+    ``path`` column naming files to read. Output columns: ``what`` (example, fact, given, counts),
     ``seq``, ``pos`` and ``payload`` (JSON).
     """
 
-    def __init__(self, config_json: str, actors: int) -> None:
-        self.config = RunConfig.model_validate_json(config_json)
-        self.runner = StepRunner(self.config, actors)
+    def __init__(self, recipe: Recipe, actors: int) -> None:
+        self.recipe = recipe
+        self.options = recipe.options
+        self.runner = StepRunner(recipe, actors)
 
     async def __call__(self, batch: Any) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"what": [], "seq": [], "pos": [], "payload": []}
@@ -225,31 +174,24 @@ class DocWorker:
             for fact in result.facts:
                 add("fact", seq, 0, fact.model_dump_json())
 
-        summary = await self.runner.run(docs, self.config.cache_path(), keep)
-        summary.drops.merge(read)
-        add("summary", -1, 0, json.dumps(summary.to_json()))
+        documents, counts = await self.runner.run(docs, self.options.cache, keep)
+        # This batch is the source of its documents: it counts what it read and dropped.
+        read_counts = Counts(documents, len(given), drops=read)
+        add("counts", -1, 0, json.dumps(Counts.combined([read_counts, counts]).to_json()))
         return out
 
     def _documents(
         self, rows: list[dict[str, Any]], drops: DropLog
     ) -> tuple[list[tuple[int, Document]], list[Fact]]:
-        from augment_ft.inputs.readers import read_inputs
-
         docs: list[Document] = []
         facts: list[Fact] = []
-        config = self.config
+        text_field, id_field = self.options.text_field, self.options.id_field
         for row in rows:
-            if row.get("path") and row.get(config.text_field) is None:
-                for item in read_inputs(
-                    str(row["path"]),
-                    text_field=config.text_field,
-                    id_field=config.id_field,
-                    on_error=config.on_error,
-                    drops=drops,
-                ):
+            if row.get("path") and row.get(text_field) is None:
+                for item in self.recipe.read(str(row["path"]), drops):
                     (facts if isinstance(item, Fact) else docs).append(item)  # type: ignore[arg-type]
             else:
-                docs.append(_row_document(row, config.text_field, config.id_field))
+                docs.append(_row_document(row, text_field, id_field))
         return [(doc_seq(doc.id), doc) for doc in docs], facts
 
 

@@ -16,9 +16,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["DEFAULT_STRATEGIES", "BackendName", "Cli", "RunConfig", "build_config", "load_config"]
+__all__ = ["DEFAULT_STRATEGIES", "Cli", "RunConfig", "build_config", "load_config"]
 
-BackendName = Literal["local", "openai", "scripted"]
 DEFAULT_STRATEGIES = ("split", "rephrase", "reverse", "implications", "symbolic")
 
 
@@ -70,13 +69,21 @@ class RunConfig(BaseModel):
     keep_originals: Annotated[bool, Cli(flag="--no-originals")] = Field(
         default=True, description="do not keep the original documents beside the augmentations"
     )
-    backend: BackendName = Field(
+    backend: Annotated[str, Cli(metavar="NAME")] = Field(
         default="local",
-        description="local = embedded SmolLM2 via llama.cpp; openai = any OpenAI-compatible "
-        "server; scripted = stub answers, no model",
+        description="local = an embedded model via llama.cpp; openai = any OpenAI-compatible "
+        "server; scripted = stub answers, no model; or a backend a plugin registers "
+        "(entry points augment_ft.backends)",
     )
     model: str | None = Field(
-        default=None, description="model name (openai) or GGUF path (local); default: SmolLM2"
+        default=None,
+        description="model name (openai); for local: qwen2.5-coder-1.5b (default, the "
+        "capable writer), smollm2 (fast, weak) or a GGUF path",
+    )
+    model_dir: Annotated[str | None, Cli(metavar="DIR")] = Field(
+        default=None,
+        description="where a local model that ships in parts is assembled (default: "
+        "$AUGMENT_FT_MODEL_DIR or ~/.cache/augment_ft/models)",
     )
     base_url: Annotated[str | None, Cli(metavar="URL")] = Field(
         default=None, description="OpenAI-compatible base URL (or OPENAI_BASE_URL)"

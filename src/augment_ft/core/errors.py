@@ -5,6 +5,7 @@ The tree::
     AugmentError
     ├── ConfigError                 bad option, config file or CLI usage
     ├── DependencyError             an optional extra is missing (message carries the pip hint)
+    ├── ModelFileError              a local model file cannot be found, assembled or verified
     ├── InputError                  a document or fact source cannot be read (names file/line)
     ├── TemplateError               a prompt template is missing, broken or unsafe
     ├── ParseError                  model output could not be parsed into the declared schema
@@ -44,6 +45,7 @@ __all__ = [
     "ContextLengthError",
     "DependencyError",
     "InputError",
+    "ModelFileError",
     "ModelNotFoundError",
     "OutputError",
     "ParseError",
@@ -74,6 +76,12 @@ class DependencyError(AugmentError):
             f"{feature} needs the Python module {module!r}, which is not installed. "
             f"Install it with: pip install 'augment-ft[{extra}]'"
         )
+
+
+class ModelFileError(AugmentError):
+    """A local model cannot be found, assembled or verified: a part package is missing, a
+    part or the assembled file has the wrong content, or the disk has too little room.
+    The message names the file and the fix (the pip command, the file to delete)."""
 
 
 class InputError(AugmentError):
@@ -124,12 +132,14 @@ class OutputError(AugmentError):
 
 
 class BackendError(AugmentError):
-    """A model call failed. ``status_code`` is the HTTP status where there was one."""
+    """A model call failed. ``status_code`` is the HTTP status where there was one;
+    ``detail`` the server's own explanation (one line, no API key), where it gave one."""
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, detail: str = "") -> None:
         self.status_code = status_code
+        self.detail = detail
         super().__init__(message)
 
 
@@ -144,9 +154,10 @@ class RetryableError(BackendError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        detail: str = "",
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, status_code=status_code)
+        super().__init__(message, status_code=status_code, detail=detail)
 
 
 class RateLimitError(RetryableError):

@@ -1,14 +1,15 @@
-"""Name -> factory registries for strategies and formats, open to plugins.
+"""Name -> factory registries for strategies, formats and backends, open to plugins.
 
-Built-ins register through the same calls a user's own strategy or format would use.
-Installed packages add names through an entry-point group (``augment_ft.strategies``,
-``augment_ft.formats``): each entry point's name is the registered name and its object
-the factory, loaded on the first look-up that needs it.
+Built-ins register through the same calls a user's own strategy, format or backend would
+use. Installed packages add names through an entry-point group (``augment_ft.strategies``,
+``augment_ft.formats``, ``augment_ft.backends``): each entry point's name is the
+registered name and its object the factory, loaded on the first look-up that needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -59,27 +60,58 @@ class Registry(Generic[T]):
                 )
                 raise ConfigError(msg) from exc
 
-    def create(self, name: str, **options: Any) -> T:
-        """Build the named item, or say which names exist."""
+    def factory(self, name: str) -> Callable[..., T]:
+        """The factory registered as ``name``, or a ConfigError that lists the known names."""
         if name not in self._factories:
             self._load_plugins()
         try:
-            factory = self._factories[name]
+            return self._factories[name]
         except KeyError:
             known = ", ".join(self.names()) or "none"
             msg = f"unknown {self.kind} {name!r}; known: {known}"
             raise ConfigError(msg) from None
+
+    def create(self, name: str, **options: Any) -> T:
+        """Build the named item, or say which names exist."""
+        factory = self.factory(name)
         try:
             return factory(**options)
         except TypeError as exc:
             msg = f"bad options for {self.kind} {name!r}: {exc}"
             raise ConfigError(msg) from exc
 
+    def create_from(self, name: str, offered: Mapping[str, Any]) -> T:
+        """Build the named item with those ``offered`` options its factory names as
+        parameters (every one when it takes ``**options``): a run offers all it knows, a
+        factory takes what it needs."""
+        return self.create(name, **_accepted(self.factory(name), offered))
+
     def names(self) -> list[str]:
         """Registered names (plugins included), sorted."""
         self._load_plugins()
         return sorted(self._factories)
 
+    def factories(self) -> list[tuple[str, Callable[..., T]]]:
+        """``(name, factory)`` pairs in registration order, built-ins first, plugins after."""
+        self._load_plugins()
+        return list(self._factories.items())
+
     def __contains__(self, name: object) -> bool:
         self._load_plugins()
         return name in self._factories
+
+
+def _accepted(factory: Callable[..., Any], offered: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of ``offered`` that ``factory`` takes by keyword."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): offer everything
+        return dict(offered)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(offered)
+    named = {
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    return {key: value for key, value in offered.items() if key in named}

@@ -4,31 +4,46 @@ Generate a probe (:func:`make_probe`, :func:`write_probe`), fine-tune on its doc
 (augmented or not), then score its items by likelihood (:func:`score_items` with a
 :class:`Scorer` such as :class:`~augment_ft.LocalBackend`), or check without a model how
 many test statements an augmented dataset already states (:func:`coverage`).
-Names load on first use (listed once below; ``__init__.pyi`` types them), so
-``augment-ft eval make`` does not import the HTTP client.
 """
 
-from __future__ import annotations
+from augment_ft.evals.covered import CoverageReport, coverage, coverage_of_texts
+from augment_ft.evals.in_context import with_context
+from augment_ft.evals.items import (
+    ProbeSet,
+    TestItem,
+    read_documents_jsonl,
+    read_items,
+    write_probe,
+)
+from augment_ft.evals.openai_scorer import OpenAILogprobScorer
+from augment_ft.evals.probes import PROBES, make_probe
+from augment_ft.evals.reversals import make_reversals
+from augment_ft.evals.scoring import EvalReport, Scorer, SplitScore, as_scorer, score_items
+from augment_ft.evals.semantic import make_semantic
+from augment_ft.evals.syllogisms import make_syllogisms
+from augment_ft.evals.words import NonsenseWords, nonsense_words
 
-from augment_ft.core.lazy import attach
-
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "augment_ft.evals.covered": ("CoverageReport", "coverage", "coverage_of_texts"),
-    "augment_ft.evals.in_context": ("with_context",),
-    "augment_ft.evals.items": (
-        "ProbeSet",
-        "TestItem",
-        "read_documents_jsonl",
-        "read_items",
-        "write_probe",
-    ),
-    "augment_ft.evals.openai_scorer": ("OpenAILogprobScorer",),
-    "augment_ft.evals.probes": ("PROBES", "make_probe"),
-    "augment_ft.evals.reversals": ("make_reversals",),
-    "augment_ft.evals.scoring": ("EvalReport", "Scorer", "SplitScore", "as_scorer", "score_items"),
-    "augment_ft.evals.semantic": ("make_semantic",),
-    "augment_ft.evals.syllogisms": ("make_syllogisms",),
-    "augment_ft.evals.words": ("NonsenseWords", "nonsense_words"),
-}
-
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+__all__ = [
+    "CoverageReport",
+    "EvalReport",
+    "NonsenseWords",
+    "OpenAILogprobScorer",
+    "PROBES",
+    "ProbeSet",
+    "Scorer",
+    "SplitScore",
+    "TestItem",
+    "as_scorer",
+    "coverage",
+    "coverage_of_texts",
+    "make_probe",
+    "make_reversals",
+    "make_semantic",
+    "make_syllogisms",
+    "nonsense_words",
+    "read_documents_jsonl",
+    "read_items",
+    "score_items",
+    "with_context",
+    "write_probe",
+]

@@ -21,7 +21,7 @@ from augment_ft.inputs.readers import read_inputs
 from augment_ft.outputs.formats.records import record_completion
 from augment_ft.outputs.naming import ids_path, provenance_of
 from augment_ft.outputs.stats import iter_records
-from augment_ft.verify.factcheck import EXACT_STRATEGIES
+from augment_ft.verify.factcheck import written_by_model
 
 __all__ = ["AuditRow", "audit_rows", "render_audit"]
 
@@ -69,7 +69,7 @@ def audit_rows(
         meta = provenance.get(identity, {})
         prov = meta.get("provenance", {})
         strategy = str(prov.get("strategy", "unknown"))
-        if strategy in EXACT_STRATEGIES:
+        if not written_by_model(prov):
             continue
         source_id = str(prov.get("source_id", ""))
         source = prov.get("parent") or documents.get(source_id)

@@ -87,7 +87,11 @@ def _add_score_parser(verbs: Any, formatter: Formatter) -> None:
         help="local = a GGUF model in process (exact; default: embedded SmolLM2); openai = "
         "a server returning prompt log-probabilities (echo), e.g. vLLM",
     )
-    sc.add_argument("--model", default=None, help="GGUF path (local) or model name (openai)")
+    sc.add_argument(
+        "--model",
+        default=None,
+        help="local: qwen2.5-coder-1.5b (default), smollm2 or a GGUF path; openai: model name",
+    )
     sc.add_argument("--base-url", default=None, metavar="URL", help="OpenAI-compatible base URL")
     sc.add_argument(
         "--n-ctx", type=int, default=4096, metavar="TOKENS", help="context of the local model"

@@ -19,8 +19,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import openai
-
 from augment_ft.backends.base import AsyncClosing
 from augment_ft.backends.openai_client import resolve_endpoint, sdk_client
 from augment_ft.backends.openai_errors import translate_sdk_error
@@ -100,6 +98,8 @@ class OpenAILogprobScorer(AsyncClosing):
         """The continuation's tokens with their log-probabilities, as the server gave them."""
         if not continuation:
             return []
+        import openai  # loaded already (the client is the SDK's); not on `import augment_ft`
+
         text = prompt + continuation
         try:
             response = await self._client.completions.create(

@@ -67,7 +67,7 @@ def augment(
     inputs: Iterable[str | os.PathLike[str] | Document | Fact] | Any,
     *,
     strategies: Sequence[str | AnyStrategy] = ("split", "reverse"),
-    backend: Backend | None = None,
+    backend: Backend | str | None = None,
     output: str | os.PathLike[str] | None = None,
     **options: object,
 ) -> AugmentResult:
@@ -75,7 +75,9 @@ def augment(
 
     ``strategies`` are names (built with ``strategy_options``) or strategy objects, such
     as ``[ReverseStrategy(max_reversals=1), SymbolicStrategy()]`` or a user's own object
-    following the strategy protocol, which needs no registering. Without ``output`` the
+    following the strategy protocol, which needs no registering. ``backend`` is a backend
+    object, or a registered name (``"openai"``, ``"scripted"``, a plugin's; the default is
+    the config's, ``"local"``) built with the options. Without ``output`` the
     kept examples are returned; with it they are written as JSONL. ``options`` are any
     :class:`RunConfig` fields (``format``, ``cache``, ``seed``...). Objects are read
     before paths. ``inputs`` may also be a Hugging Face ``datasets.Dataset`` (its
@@ -94,12 +96,16 @@ def augment(
         "strategies": [s for s in strategies if isinstance(s, str)],
         "output": None if output is None else os.fspath(output),
     }
-    if backend is not None:
+    given: Backend | None = None
+    if isinstance(backend, str):
+        data["backend"] = backend  # looked up in the BACKENDS registry, as --backend is
+    elif backend is not None:
         data["backend"] = "scripted"  # a label only: the given backend is the one used
+        given = backend
     data.update(options)
     config = build_config(data, origin="augment() arguments")
     pipeline = build_pipeline(
-        config, backend=backend, strategies=list(strategies), documents=objects or None
+        config, backend=given, strategies=list(strategies), documents=objects or None
     )
     report = run_sync(pipeline.run())
     kept = pipeline.sink.examples if isinstance(pipeline.sink, MemorySink) else []

@@ -1,4 +1,5 @@
-"""Parts from a :class:`RunConfig`: the only code that reads the config.
+"""Parts from a :class:`RunConfig`: with its travelling form (pipeline/recipe.py, for the Ray
+executor) the only code that reads the config.
 
 The CLI, :func:`~augment_ft.pipeline.api.augment` and the tests all build their runs here.
 Building has no side effect beyond checks (inputs exist, the report and cache directories
@@ -7,31 +8,32 @@ can be made) and opening the response cache; the run opens the output files itse
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from augment_ft.backends.base import Backend, ChatRequest
+from augment_ft.backends.base import Backend
+from augment_ft.backends.builtin import BACKENDS
 from augment_ft.backends.stack import StackedBackend, build_stack
 from augment_ft.core.config import RunConfig
 from augment_ft.core.errors import ConfigError, OutputError
 from augment_ft.core.models import Document, Fact
 from augment_ft.core.tokens import TokenCounter
 from augment_ft.dedup import Decontaminator, Deduplicator, NearDeduper, read_eval_texts
-from augment_ft.facts.relations import RelationSpec
 from augment_ft.inputs.source import Source
 from augment_ft.outputs.formats import FORMATS, Format
 from augment_ft.outputs.naming import output_files
 from augment_ft.outputs.sink import JsonlSink, MemorySink, Sink
 from augment_ft.pipeline.pipeline import Pipeline, Progress
 from augment_ft.pipeline.step import StepParts
-from augment_ft.strategies.base import AnyStrategy
+from augment_ft.strategies.base import AnyStrategy, relation_table_of
 from augment_ft.strategies.builtin import StrategySet, resolve_strategies
 from augment_ft.strategies.context import StrategyContext
-from augment_ft.strategies.symbolic import SymbolicStrategy
 from augment_ft.verify.judge import Judge
 from augment_ft.verify.stage import VerifyStage
 
 __all__ = [
+    "backend_options",
     "build_backend",
     "build_judge",
     "build_deduplicator",
@@ -60,13 +62,17 @@ def build_pipeline(
     chosen = resolve_strategies(
         config.strategies if strategies is None else strategies, config.strategy_options
     )
+    BACKENDS.factory(config.backend)  # a typo in --backend fails here, naming the known ones
     source = build_source(config, documents)
     source.check()
     _check_report(config)
     sink = build_sink(config, estimate=estimate)
     dedup = build_deduplicator(config)
     raw = _raw_backend(config, backend, estimate) if chosen.uses_llm else None
-    stack = build_backend(config, raw, estimate=estimate) if raw is not None else None
+    # A backend the config names is probed before its first uncached call; one given in
+    # code is taken as it is.
+    probe = backend is None and not estimate
+    stack = build_backend(config, raw, estimate=estimate, probe=probe) if raw is not None else None
     verify, judge_stack = build_verify(config, chosen, raw, estimate=estimate)
     return Pipeline(
         source=source,
@@ -77,7 +83,6 @@ def build_pipeline(
         sink=sink,
         usage=stack.as_dict if stack is not None else dict,
         judge_usage=judge_stack.as_dict if judge_stack is not None else dict,
-        probes=[] if estimate else _probes(config, backend, stack, judge_stack),
         window=max(2, config.concurrency),
         needs_corpus=chosen.needs_corpus,
         report_path=config.report,
@@ -135,7 +140,7 @@ def build_verify(
     judge, judge_stack = (
         build_judge(config, raw, estimate=estimate) if config.judge else (None, None)
     )
-    return VerifyStage(judge=judge, relations=_relations(chosen)), judge_stack
+    return VerifyStage(judge=judge, relations=relation_table_of(chosen.over_facts)), judge_stack
 
 
 def build_judge(
@@ -147,20 +152,24 @@ def build_judge(
     if estimate:
         judge_raw: Backend = _estimator(config, config.judge_model or config.model)
     elif separate:
-        from augment_ft.backends.openai_compat import OpenAIBackend
-
         model = config.judge_model or config.model
         if not model:
             raise ConfigError("the judge needs --judge-model (or the run's --model)")
         base_url = config.judge_base_url or config.base_url
-        judge_raw = OpenAIBackend(
-            model, base_url=base_url, timeout=config.timeout, http=config.http
+        judge_raw = BACKENDS.create_from(
+            "openai", {**backend_options(config), "model": model, "base_url": base_url}
         )
     elif raw is not None:
         judge_raw = raw
     else:
         raise ConfigError("--judge needs a backend: give --judge-model or a run backend")
-    stack = build_backend(config, judge_raw, estimate=estimate, owns_base=separate or estimate)
+    stack = build_backend(
+        config,
+        judge_raw,
+        estimate=estimate,
+        owns_base=separate or estimate,
+        probe=separate and not estimate,  # a judge sharing the run's model is covered
+    )
     return Judge(_context(config, stack)), stack
 
 
@@ -205,30 +214,6 @@ def build_deduplicator(config: RunConfig) -> Deduplicator:
     return Deduplicator(exact=config.dedup_exact, near=near, decontam=decontam)
 
 
-def _relations(chosen: StrategySet) -> Mapping[str, RelationSpec] | None:
-    """The relation table of the run's symbolic strategy, so the check reads the same."""
-    for strategy in chosen.over_facts:
-        if isinstance(strategy, SymbolicStrategy):
-            return strategy.relations
-    return None
-
-
-def _probes(
-    config: RunConfig,
-    given: Backend | None,
-    stack: StackedBackend | None,
-    judge: StackedBackend | None,
-) -> list[Backend]:
-    """What to ask before the first document: the model servers the config names (a
-    backend given in code, or the scripted one, is taken as it is)."""
-    found: list[Backend] = []
-    if stack is not None and given is None and config.backend != "scripted":
-        found.append(stack)
-    if judge is not None and (config.judge_model or config.judge_base_url):
-        found.append(judge)  # a judge of its own; one sharing the run's model is covered
-    return found
-
-
 def _raw_backend(config: RunConfig, backend: Backend | None, estimate: bool) -> Backend:
     """The model itself: the one given, the one the config names, or an estimating stub."""
     if estimate:
@@ -237,10 +222,16 @@ def _raw_backend(config: RunConfig, backend: Backend | None, estimate: bool) -> 
 
 
 def build_backend(
-    config: RunConfig, raw: Backend, *, estimate: bool = False, owns_base: bool = True
+    config: RunConfig,
+    raw: Backend,
+    *,
+    estimate: bool = False,
+    owns_base: bool = True,
+    probe: bool = False,
 ) -> StackedBackend:
     """``raw`` behind usage, cache, retry and limits; ``owns_base=False`` leaves ``raw``
-    open when the stack closes (a backend another stack shares)."""
+    open when the stack closes (a backend another stack shares); ``probe=True`` asks it one
+    cheap question before the first call the cache cannot answer (backends/probe.py)."""
     from augment_ft.backends.usage import PriceTable
 
     cache_path = None if estimate else config.cache_path()
@@ -260,6 +251,7 @@ def build_backend(
         max_attempts=config.max_attempts,
         base_delay=config.retry_base_delay,
         prices=prices,
+        probe=probe,
     )
 
 
@@ -271,36 +263,23 @@ def _estimator(config: RunConfig, model: str | None) -> Backend:
 
 
 def make_backend(config: RunConfig) -> Backend:
-    """The raw backend the config names (no cache, retries or limits yet)."""
-    if config.backend == "openai":
-        from augment_ft.backends.openai_compat import OpenAIBackend
-
-        if not config.model:
-            msg = "the openai backend needs --model (e.g. gpt-4o-mini, or the server's model name)"
-            raise ConfigError(msg)
-        return OpenAIBackend(
-            config.model, base_url=config.base_url, timeout=config.timeout, http=config.http
-        )
-    if config.backend == "local":
-        from augment_ft.backends.local import LocalBackend
-
-        return LocalBackend(
-            config.model, n_ctx=config.n_ctx, n_threads=config.threads, seed=config.seed
-        )
-    return _scripted(config)
+    """The raw backend the config names (no cache, retries or limits yet), from the
+    :data:`~augment_ft.backends.builtin.BACKENDS` registry."""
+    return BACKENDS.create_from(config.backend, backend_options(config))
 
 
-def _scripted(config: RunConfig) -> Backend:
-    """Schema-shaped stub answers: a dry run through the whole pipeline, no model."""
-    from augment_ft.backends.estimate import stub_for_schema
-    from augment_ft.backends.scripted import ScriptedBackend
-    from augment_ft.core.hashing import canonical_json
-
-    def answer(request: ChatRequest) -> str:
-        schema = request.json_schema
-        return canonical_json(stub_for_schema(schema)) if schema else "stub"
-
-    return ScriptedBackend(answer, model=config.model or "scripted")
+def backend_options(config: RunConfig) -> dict[str, Any]:
+    """What a backend factory may take from the config: each names those it needs."""
+    return {
+        "model": config.model,
+        "model_dir": config.model_dir,
+        "base_url": config.base_url,
+        "timeout": config.timeout,
+        "http": config.http,
+        "n_ctx": config.n_ctx,
+        "threads": config.threads,
+        "seed": config.seed,
+    }
 
 
 def own_files(config: RunConfig) -> list[Path]:

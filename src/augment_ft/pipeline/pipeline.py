@@ -11,47 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from augment_ft.backends.base import Backend
-from augment_ft.backends.probe import probe
-from augment_ft.core.drops import DropLog
-from augment_ft.core.errors import BackendUnavailableError
-from augment_ft.core.models import Example, Fact
+from augment_ft.core.models import Example
 from augment_ft.core.report import RunReport
 from augment_ft.dedup import Deduplicator
 from augment_ft.inputs.source import Source
 from augment_ft.outputs.sink import Sink
+from augment_ft.pipeline.counts import Counts, Tally, finish_report
 from augment_ft.pipeline.engine import ordered_map
-from augment_ft.pipeline.step import StepParts, StepResult, step
+from augment_ft.pipeline.step import StepParts, step
 from augment_ft.strategies.base import FactStrategy
 
-__all__ = ["FLUSH_SECONDS", "Pipeline", "Progress", "Tally", "fail_if_no_call_succeeded"]
+__all__ = ["FLUSH_SECONDS", "Pipeline", "Progress"]
 
 FLUSH_SECONDS = 0.5
 """Longest time kept examples wait in the dedup batch before they are written."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(documents_done, examples_made)`` while a run goes."""
-
-
-@dataclass
-class Tally:
-    """What the strategies made, found and dropped over the run (returned, not shared)."""
-
-    made: Counter[str] = field(default_factory=Counter)
-    facts: list[Fact] = field(default_factory=list)
-    drops: DropLog = field(default_factory=DropLog)
-    quality: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def add(self, result: StepResult) -> None:
-        self.made.update(example.kind for example in result.examples)
-        self.facts += result.facts
-        self.drops.merge(result.drops)
-        self.quality.update(result.quality)
 
 
 @dataclass
@@ -68,8 +49,6 @@ class Pipeline:
     sink: Sink
     usage: Callable[[], dict[str, Any]] = dict
     judge_usage: Callable[[], dict[str, Any]] = dict
-    probes: Sequence[Backend] = ()
-    """Backends asked one cheap question before the first document (dead URL, bad key)."""
     window: int = 8
     needs_corpus: bool = False
     report_path: str | None = None
@@ -81,22 +60,27 @@ class Pipeline:
         started = time.monotonic()
         try:
             with self.sink, self.dedup:  # outputs first: a refused output fails before work
-                await asyncio.gather(
-                    *(probe(backend) for backend in self.probes),
-                    # The tokenizer loads off the loop, beside the probe, not in the first call.
-                    asyncio.to_thread(self.step.context.count_tokens, "warm"),
-                )
+                # The tokenizer loads off the loop, not in the middle of the first call.
+                await asyncio.to_thread(self.step.context.count_tokens, "warm")
                 tally = await self._documents(self._parts())
                 await self._admit(self._fact_examples(tally))
         finally:
             for backend in {id(b): b for b in self.backends if b is not None}.values():
                 await backend.aclose()
-        report = self._report(tally, time.monotonic() - started)
-        if self.report_path:
-            report.write(self.report_path)
-        fail_if_no_call_succeeded(report.backend, "model")
-        fail_if_no_call_succeeded(report.judge, "judge")
-        return report
+        parts = [
+            Counts.of_source(self.source),
+            tally.counts(),
+            Counts(drops=self.dedup.drops),
+            Counts.of_sink(self.sink),
+            Counts(usage=self.usage(), judge=self.judge_usage()),
+        ]
+        return finish_report(
+            Counts.combined(parts),
+            seconds=time.monotonic() - started,
+            outputs=self.sink.paths(),
+            path=self.report_path,
+            dry_run=self.dry_run,
+        )
 
     def _parts(self) -> StepParts:
         """The step's parts, the verify stage holding every fact of the inputs."""
@@ -112,15 +96,13 @@ class Pipeline:
         tally = Tally()
 
         async def results() -> AsyncIterator[Example]:
-            done = 0
             mapped = ordered_map(corpus or docs, lambda d: step(d, parts, corpus), self.window)
             async for result in mapped:
                 tally.add(result)
-                done += 1
                 for example in result.examples:
                     yield example
                 if self.progress is not None:
-                    self.progress(done, sum(tally.made.values()))
+                    self.progress(tally.documents, sum(tally.made.values()))
 
         await self._admit(results())
         return tally
@@ -155,39 +137,3 @@ class Pipeline:
         for item in self.dedup.flush():
             self.sink.write(item)
         self.sink.flush()
-
-    def _report(self, tally: Tally, seconds: float) -> RunReport:
-        """The sum of the parts' own counts."""
-        outputs = self.sink.paths()
-        if self.report_path:
-            outputs["report"] = self.report_path
-        drops = DropLog.combined(
-            [self.source.drops, tally.drops, self.dedup.drops, self.sink.drops]
-        )
-        return RunReport.assemble(
-            documents_read=self.source.documents_read,
-            facts_read=len(self.source.shard_facts),
-            kinds=tally.made,
-            written=self.sink.written,
-            already_present=self.sink.already_present,
-            drops=drops,
-            backend=self.usage(),
-            wall_seconds=seconds,
-            outputs=outputs,
-            dry_run=self.dry_run,
-            quality=tally.quality,
-            written_by_strategy=self.sink.by_strategy,
-            judge=self.judge_usage(),
-        )
-
-
-def fail_if_no_call_succeeded(usage: dict[str, Any], what: str) -> None:
-    """A run whose every model call failed is a failure, never a quiet success."""
-    errors = sum(usage.get("errors", {}).values())
-    if errors and not usage.get("calls") and not usage.get("cache_hits"):
-        kinds = ", ".join(f"{n} {name}" for name, n in sorted(usage["errors"].items()))
-        msg = (
-            f"every {what} call failed ({kinds}); nothing a model wrote is in the output. "
-            "The report lists the errors; fix the cause and rerun with --resume"
-        )
-        raise BackendUnavailableError(msg)

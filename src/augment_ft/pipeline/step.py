@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from augment_ft.core.drops import DropLog
 from augment_ft.core.models import Document, Example, Fact, Provenance
-from augment_ft.strategies.base import FactFinder, Strategy
+from augment_ft.strategies.base import FactFinder, Strategy, is_exact
 from augment_ft.strategies.context import StrategyContext
 from augment_ft.verify.stage import VerifyStage
 
@@ -57,19 +57,32 @@ def original_example(doc: Document) -> Example:
 
 
 async def step(doc: Document, parts: StepParts, corpus: Sequence[Document] = ()) -> StepResult:
-    """Run every per-document strategy on ``doc`` in order; ``corpus`` for those needing it."""
+    """Run every per-document strategy on ``doc`` in order; ``corpus`` for those needing it.
+
+    With the verify stage on, the rows of strategies that are not exact are checked, each
+    strategy's rows against the facts its traits allow."""
     ctx = parts.context.for_document(corpus)
-    examples = [original_example(doc)] if parts.keep_originals else []
+    made: list[tuple[Strategy, list[Example]]] = []
     facts: list[Fact] = []
     for strategy in parts.strategies:
         if isinstance(strategy, FactFinder):
-            found, made = await strategy.find_facts(doc, ctx)
+            found, rows = await strategy.find_facts(doc, ctx)
             facts += found
         else:
-            made = await strategy.run(doc, ctx)
-        examples += made
+            rows = await strategy.run(doc, ctx)
+        made.append((strategy, rows))
+    examples = [original_example(doc)] if parts.keep_originals else []
     if parts.verify is None:
+        examples += [row for _, rows in made for row in rows]
         return StepResult(doc.id, examples, facts, ctx.drops)
     facts = parts.verify.screen(facts, ctx.drops)
-    checked = await parts.verify.check(doc, examples, facts, ctx.drops)
-    return StepResult(doc.id, checked.examples, facts, ctx.drops, checked.quality)
+    quality: Counter[tuple[str, str]] = Counter()
+    for strategy, rows in made:
+        if is_exact(strategy) or not rows:  # exact rows pass; the model's are checked
+            examples += rows
+            continue
+        given_only = isinstance(strategy, FactFinder)
+        checked = await parts.verify.check(doc, rows, facts, ctx.drops, given_only=given_only)
+        examples += checked.examples
+        quality.update(checked.quality)
+    return StepResult(doc.id, examples, facts, ctx.drops, quality)

@@ -21,10 +21,12 @@ from augment_ft.strategies.context import StrategyContext
 from augment_ft.strategies.filters import (
     FILTER_STAGE,
     Candidate,
+    CopyOfFewshotFilter,
+    EmptyFilter,
     Filter,
+    GroundedFilter,
     apply_filters,
     cap,
-    default_filters,
     normalize_for_comparison,
 )
 from augment_ft.strategies.llm_call import call_llm, schema_for
@@ -89,7 +91,11 @@ class ExtractStrategy:
         self.max_facts = max_facts
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.filters = tuple(filters) if filters is not None else default_filters(self.name)
+        self.filters = tuple(filters) if filters is not None else self.default_filters()
+
+    def default_filters(self) -> tuple[Filter, ...]:
+        """The filter chain used unless ``filters`` is given."""
+        return (EmptyFilter(), CopyOfFewshotFilter(), GroundedFilter())
 
     async def run(self, doc: Document, ctx: StrategyContext) -> list[Example]:
         """The examples only (see :meth:`find_facts` for the facts)."""

@@ -38,8 +38,8 @@ __all__ = [
     "ReversalFilter",
     "TokenLengthFilter",
     "apply_filters",
+    "base_filters",
     "cap",
-    "default_filters",
     "normalize_for_comparison",
 ]
 
@@ -320,29 +320,9 @@ def cap(
     return list(items[:limit])
 
 
-def default_filters(strategy: str) -> tuple[Filter, ...]:
-    """The filter chain each built-in LLM strategy uses unless given another."""
-    base: tuple[Filter, ...] = (EmptyFilter(), RefusalFilter(), CopyOfFewshotFilter())
-    chains: dict[str, tuple[Filter, ...]] = {
-        "rephrase": (*base, CopyOfInputFilter(), TokenLengthFilter(), EntityFilter()),
-        "reverse": (
-            *base,
-            CopyOfInputFilter(),
-            ReversalFilter(),
-            TokenLengthFilter(),
-            EntityFilter(),
-        ),
-        "implications": (
-            *base,
-            CopyOfInputFilter(),
-            TokenLengthFilter(),
-            GroundedFilter(threshold=0.8),
-        ),
-        "extract": (EmptyFilter(), CopyOfFewshotFilter(), GroundedFilter()),
-        "qa": (*base, TokenLengthFilter(min_tokens=4), GroundedFilter(threshold=0.5)),
-    }
-    try:
-        return chains[strategy]
-    except KeyError:
-        msg = f"no default filters for strategy {strategy!r}; known: {', '.join(sorted(chains))}"
-        raise ConfigError(msg) from None
+def base_filters() -> tuple[Filter, ...]:
+    """The checks every model-written text goes through first: empty, refusal, few-shot copy.
+
+    Each built-in strategy starts its own ``default_filters()`` chain with these.
+    """
+    return (EmptyFilter(), RefusalFilter(), CopyOfFewshotFilter())

@@ -18,13 +18,17 @@ from augment_ft.core.models import Document, Example
 from augment_ft.strategies.context import StrategyContext
 from augment_ft.strategies.filters import (
     Candidate,
+    CopyOfInputFilter,
     Filter,
+    GroundedFilter,
+    TokenLengthFilter,
     apply_filters,
+    base_filters,
     cap,
-    default_filters,
     normalize_for_comparison,
 )
 from augment_ft.strategies.llm_call import LLMResult, call_llm, schema_for
+from augment_ft.strategies.standalone import MalformedFilter, PronounFilter, RestatementFilter
 from augment_ft.text.entities import extract_entities
 
 __all__ = [
@@ -140,7 +144,7 @@ class ImplicationsStrategy:
         self.include_reasoning = include_reasoning
         self.temperature = temperature
         self.max_tokens = max_tokens or (48 + max_implications * (80 if include_reasoning else 40))
-        self.filters = tuple(filters) if filters is not None else default_filters(self.name)
+        self.filters = tuple(filters) if filters is not None else self.default_filters()
         self._sizes: dict[Callable[[str], int], dict[str, int]] = {}
 
     def _counter(self, count: Callable[[str], int]) -> Callable[[str], int]:
@@ -153,6 +157,18 @@ class ImplicationsStrategy:
             return memo[text]
 
         return counted
+
+    def default_filters(self) -> tuple[Filter, ...]:
+        """The filter chain used unless ``filters`` is given."""
+        return (
+            *base_filters(),
+            CopyOfInputFilter(),
+            TokenLengthFilter(),
+            GroundedFilter(threshold=0.8),
+            RestatementFilter(),
+            PronounFilter(),
+            MalformedFilter(),
+        )
 
     @property
     def kind(self) -> str:
@@ -176,7 +192,8 @@ class ImplicationsStrategy:
                 count_tokens=self._counter(ctx.count_tokens),
             )
             variables["corpus"] = [{"id": d.id, "text": d.text} for d in packed]
-            source = "\n".join([*(d.text for d in packed), doc.text])
+            # A blank line between documents: a sentence never runs from one into the next.
+            source = "\n\n".join([*(d.text for d in packed), doc.text])
             template = "implications_corpus"
         if self.include_reasoning:
             reasoned = await self._ask(doc, template, variables, ReasonedImplicationsOutput, ctx)

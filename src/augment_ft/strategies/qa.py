@@ -19,9 +19,11 @@ from augment_ft.strategies.filters import (
     FILTER_STAGE,
     Candidate,
     Filter,
+    GroundedFilter,
+    TokenLengthFilter,
     apply_filters,
+    base_filters,
     cap,
-    default_filters,
     normalize_for_comparison,
 )
 from augment_ft.strategies.llm_call import LLMResult, call_llm, schema_for
@@ -78,7 +80,11 @@ class QAStrategy:
         self.reverse_questions = reverse_questions
         self.temperature = temperature
         self.max_tokens = max_tokens or 48 + 2 * n * 48
-        self.filters = tuple(filters) if filters is not None else default_filters(self.name)
+        self.filters = tuple(filters) if filters is not None else self.default_filters()
+
+    def default_filters(self) -> tuple[Filter, ...]:
+        """The filter chain used unless ``filters`` is given."""
+        return (*base_filters(), TokenLengthFilter(min_tokens=4), GroundedFilter(threshold=0.5))
 
     async def run(self, doc: Document, ctx: StrategyContext) -> list[Example]:
         """One call per document; kept pairs become prompt/completion examples."""

@@ -9,31 +9,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from augment_ft.core.errors import ConfigError
-from augment_ft.core.models import Document
-from augment_ft.strategies.context import StrategyContext
-from augment_ft.strategies.filters import Filter
+from augment_ft.strategies.filters import (
+    CopyOfInputFilter,
+    EntityFilter,
+    Filter,
+    TokenLengthFilter,
+    base_filters,
+)
 from augment_ft.strategies.sentence import SentenceStrategy, Unit, check_unit, text_units
+from augment_ft.strategies.standalone import MalformedFilter, PronounFilter
 
-__all__ = ["RephraseOutput", "RephraseStrategy", "Unit", "check_unit", "text_units"]
-
-
-class RephraseOutput(BaseModel):
-    """What the model must answer: a non-empty list of rewrites."""
-
-    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
-
-    rephrasings: list[str] = Field(min_length=1)
+__all__ = ["RephraseStrategy", "Unit", "check_unit", "text_units"]
 
 
-class RephraseStrategy(SentenceStrategy[RephraseOutput]):
-    """``k`` rephrasings per sentence (or per document); kind ``rephrase``."""
+class RephraseStrategy(SentenceStrategy):
+    """``k`` rephrasings per sentence (or per document); kind ``rephrase``.
+
+    ``batch_size`` sentences of a document go into one call (1: a call per sentence).
+    """
 
     name = "rephrase"
-    output = RephraseOutput
     list_field = "rephrasings"
+    least = 1
 
     def __init__(
         self,
@@ -44,6 +42,7 @@ class RephraseStrategy(SentenceStrategy[RephraseOutput]):
         max_tokens: int | None = None,
         filters: Sequence[Filter] | None = None,
         template: str = "rephrase",
+        batch_size: int = 8,
     ) -> None:
         if k < 1:
             msg = f"rephrase: k must be at least 1, got {k}"
@@ -55,13 +54,19 @@ class RephraseStrategy(SentenceStrategy[RephraseOutput]):
             max_tokens=max_tokens,
             filters=filters,
             template=template,
+            batch_size=batch_size,
         )
         self.k = k
 
-    def variables(self, text: str) -> Mapping[str, Any]:
-        return {"text": text, "k": self.k, "unit": self.unit}
+    def default_filters(self) -> tuple[Filter, ...]:
+        return (
+            *base_filters(),
+            CopyOfInputFilter(),
+            TokenLengthFilter(),
+            EntityFilter(),
+            PronounFilter(),
+            MalformedFilter(),
+        )
 
-    def texts(
-        self, value: RephraseOutput, doc: Document, text: str, ctx: StrategyContext
-    ) -> list[str]:
-        return value.rephrasings
+    def variables(self, texts: Sequence[str]) -> Mapping[str, Any]:
+        return {"sentences": list(texts), "k": self.k, "unit": self.unit}

@@ -19,10 +19,7 @@ from augment_ft.facts.reading import Claim, SentenceReader
 from augment_ft.facts.relations import RelationSpec
 from augment_ft.text.splitter import split_sentences
 
-__all__ = ["EXACT_STRATEGIES", "FactCheck", "Verdict", "combine_verdicts", "needs_check"]
-
-EXACT_STRATEGIES = frozenset({"original", "file", "split", "symbolic"})
-"""Strategies whose rows are copied or derived exactly: they pass without a check."""
+__all__ = ["FactCheck", "Verdict", "combine_verdicts", "written_by_model"]
 
 _CLAUSES = re.compile(r";\s+|,\s+(?:and|but|while|whereas|so)\s+", re.IGNORECASE)
 _UNREAD = "no known relation between known entities"
@@ -59,9 +56,10 @@ class Verdict:
         return {"verdict": self.status, "reason": self.reason}
 
 
-def needs_check(example: Example) -> bool:
-    """Whether ``example`` was written by a model (its strategy is not an exact one)."""
-    return example.provenance.strategy not in EXACT_STRATEGIES
+def written_by_model(provenance: Mapping[str, object]) -> bool:
+    """Whether a row's provenance (as written beside the output) names a model: every
+    model-written row does, an exact row (original, split, symbolic) never."""
+    return bool(provenance.get("model"))
 
 
 def combine_verdicts(verdicts: Sequence[Verdict], text: str = "") -> Verdict:

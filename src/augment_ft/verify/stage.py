@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from augment_ft.core.drops import DropLog
 from augment_ft.core.models import Document, Example, Fact, Verification
 from augment_ft.facts.relations import RelationSpec
-from augment_ft.verify.factcheck import FactCheck, Verdict, needs_check
+from augment_ft.verify.factcheck import FactCheck, Verdict
 from augment_ft.verify.judge import Judge
 
 __all__ = ["QUALITY_KEYS", "VERIFY_STAGE", "Checked", "VerifyStage"]
@@ -76,16 +76,20 @@ class VerifyStage:
         return list(graph.extracted)
 
     async def check(
-        self, doc: Document, examples: list[Example], found: Sequence[Fact], drops: DropLog
+        self,
+        doc: Document,
+        examples: list[Example],
+        found: Sequence[Fact],
+        drops: DropLog,
+        *,
+        given_only: bool = False,
     ) -> Checked:
-        """Keep, annotate or drop each row of one document (counted in ``drops``)."""
-        local = self._check(found) if found else self.facts
+        """Keep, annotate or drop each model-written row of one document (counted in
+        ``drops``). ``given_only``: rows of a fact finder, checked against the given facts
+        alone (against the facts it found itself they would verify themselves)."""
+        facts = self._check(found) if found and not given_only else self.facts
         checked = Checked([])
         for example in examples:
-            if not needs_check(example):
-                checked.examples.append(example)
-                continue
-            facts = self.facts if example.provenance.strategy == "extract" else local
             kept = await self._one(doc, example, facts.check_example(example), checked, drops)
             if kept is not None:
                 checked.examples.append(kept)

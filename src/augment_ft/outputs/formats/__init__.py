@@ -1,7 +1,8 @@
 """Output formats: one JSON record per example, each kind with its own validation rules.
 
 Built-ins register in :data:`FORMATS` like a user's own format would:
-``openai-chat``, ``prompt-completion``, ``text``, ``alpaca``, ``sharegpt``.
+``openai-chat``, ``prompt-completion``, ``text``, ``alpaca``, ``sharegpt``. A format is one
+class: it writes, validates and reads back (``matches``, ``read_text``) its own records.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from augment_ft.outputs.formats.base import (
     FORMATS,
     BaseFormat,
     Format,
+    ReadBack,
     Record,
     provenance_record,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "Format",
     "OpenAIChatFormat",
     "PromptCompletionFormat",
+    "ReadBack",
     "Record",
     "ShareGPTFormat",
     "Split",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from augment_ft.core.errors import ConfigError
@@ -17,7 +17,9 @@ __all__ = [
     "FORMATS",
     "BaseFormat",
     "Format",
+    "ReadBack",
     "Record",
+    "joined",
     "provenance_record",
 ]
 
@@ -47,6 +49,24 @@ class Format(Protocol):
 
     def validate(self, record: object) -> list[str]:
         """Every rule ``record`` breaks, as messages naming the field; empty when it is fine."""
+        ...
+
+
+@runtime_checkable
+class ReadBack(Protocol):
+    """How a format reads its own records back (``stats``, ``dedup``, the evals); built-ins
+    define these as class methods, so the registered class answers without being built."""
+
+    def matches(self, record: Record) -> bool:
+        """Whether ``record`` looks like one of this format's records."""
+        ...
+
+    def read_text(self, record: Record) -> str:
+        """The record's whole training text, parts joined by newlines."""
+        ...
+
+    def read_completion(self, record: Record) -> str:
+        """What the record teaches: the last assistant turn, the completion or output."""
         ...
 
 
@@ -143,6 +163,11 @@ def check_text(value: object, where: str, *, allow_empty: bool = False) -> list[
             code = ord(value[exc.start])
             return [f"{where}: character {exc.start} is a lone surrogate (\\u{code:04x})"]
     return []
+
+
+def joined(values: Iterable[object]) -> str:
+    """The non-empty strings among ``values``, one per line (a record's text, read back)."""
+    return "\n".join(v for v in values if isinstance(v, str) and v)
 
 
 def not_object(record: object, what: str) -> list[str]:

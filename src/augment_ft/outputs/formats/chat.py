@@ -17,6 +17,7 @@ from augment_ft.outputs.formats.base import (
     Record,
     check_keys,
     check_text,
+    joined,
     not_object,
 )
 
@@ -67,6 +68,21 @@ class OpenAIChatFormat(BaseFormat):
         messages.append({"role": "user", "content": self.prompt_of(example)})
         messages.append({"role": "assistant", "content": example.completion})
         return {"messages": messages}
+
+    @classmethod
+    def matches(cls, record: Record) -> bool:
+        """A record with ``messages``."""
+        return "messages" in record
+
+    @classmethod
+    def read_text(cls, record: Record) -> str:
+        """Every message's content."""
+        return joined(_said(record.get("messages"), "content"))
+
+    @classmethod
+    def read_completion(cls, record: Record) -> str:
+        """The last assistant message's content."""
+        return _last(record.get("messages"), "role", "assistant", "content")
 
     def validate(self, record: object) -> list[str]:
         """OpenAI's fine-tuning data checks for one chat record."""
@@ -139,6 +155,21 @@ class ShareGPTFormat(BaseFormat):
         turns.append({"from": "gpt", "value": example.completion})
         return {"conversations": turns}
 
+    @classmethod
+    def matches(cls, record: Record) -> bool:
+        """A record with ``conversations``."""
+        return "conversations" in record
+
+    @classmethod
+    def read_text(cls, record: Record) -> str:
+        """Every turn's value."""
+        return joined(_said(record.get("conversations"), "value"))
+
+    @classmethod
+    def read_completion(cls, record: Record) -> str:
+        """The last gpt turn's value."""
+        return _last(record.get("conversations"), "from", "gpt", "value")
+
     def validate(self, record: object) -> list[str]:
         """Keys, roles, non-empty string values, turn order and the token limit."""
         if not isinstance(record, dict):
@@ -175,3 +206,19 @@ def _order_problems(roles: list[str]) -> list[str]:
             f"conversations: turns must be [system], human, gpt, ... ending with gpt; got {order}"
         ]
     return []
+
+
+def _said(turns: object, key: str) -> list[object]:
+    """``key`` of each turn object of a read-back record (none when it has no list)."""
+    if not isinstance(turns, list):
+        return []
+    return [turn.get(key) for turn in turns if isinstance(turn, dict)]
+
+
+def _last(turns: object, role_key: str, role: str, key: str) -> str:
+    """``key`` of the last turn whose ``role_key`` is ``role`` ('' when none is a string)."""
+    if not isinstance(turns, list):
+        return ""
+    mine = [t for t in turns if isinstance(t, dict) and t.get(role_key) == role]
+    value = mine[-1].get(key) if mine else None
+    return value if isinstance(value, str) else ""

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Example
-from augment_ft.outputs.formats.base import BaseFormat, Record, check_keys, check_text, not_object
+from augment_ft.outputs.formats.base import (
+    BaseFormat,
+    Record,
+    check_keys,
+    check_text,
+    joined,
+    not_object,
+)
 
 __all__ = ["AlpacaFormat", "PromptCompletionFormat", "TextFormat"]
 
@@ -24,6 +31,21 @@ class PromptCompletionFormat(BaseFormat):
         if system_prompt:
             prompt = f"{system_prompt}\n\n{prompt}" if prompt else system_prompt
         return {"prompt": prompt, "completion": example.completion}
+
+    @classmethod
+    def matches(cls, record: Record) -> bool:
+        """A record with a ``completion``."""
+        return "completion" in record
+
+    @classmethod
+    def read_text(cls, record: Record) -> str:
+        """The prompt and the completion."""
+        return joined((record.get("prompt"), record.get("completion")))
+
+    @classmethod
+    def read_completion(cls, record: Record) -> str:
+        """The completion."""
+        return joined((record.get("completion"),))
 
     def validate(self, record: object) -> list[str]:
         """Exactly ``prompt`` (a string) and ``completion`` (a non-empty string)."""
@@ -54,6 +76,21 @@ class TextFormat(BaseFormat):
             raise ConfigError(msg)
         return {"text": example.text}
 
+    @classmethod
+    def matches(cls, record: Record) -> bool:
+        """A record with a ``text``."""
+        return "text" in record
+
+    @classmethod
+    def read_text(cls, record: Record) -> str:
+        """The text."""
+        return joined((record.get("text"),))
+
+    @classmethod
+    def read_completion(cls, record: Record) -> str:
+        """The text: all of it is learned."""
+        return cls.read_text(record)
+
     def validate(self, record: object) -> list[str]:
         """Exactly ``text``, a non-empty string."""
         if not isinstance(record, dict):
@@ -83,6 +120,21 @@ class AlpacaFormat(BaseFormat):
         if system_prompt:
             record["system"] = system_prompt
         return record
+
+    @classmethod
+    def matches(cls, record: Record) -> bool:
+        """A record with an ``instruction``."""
+        return "instruction" in record
+
+    @classmethod
+    def read_text(cls, record: Record) -> str:
+        """The system prompt (if any), the instruction, the input and the output."""
+        return joined(record.get(key) for key in ("system", "instruction", "input", "output"))
+
+    @classmethod
+    def read_completion(cls, record: Record) -> str:
+        """The output."""
+        return joined((record.get("output"),))
 
     def validate(self, record: object) -> list[str]:
         """Instruction and output non-empty strings, input a string, optional system."""

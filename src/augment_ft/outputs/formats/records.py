@@ -1,57 +1,43 @@
-"""Reading written records back: which built-in format a record has, and its training text.
+"""Reading written records back: which registered format a record has, and its text.
 
-``augment-ft stats``, ``augment-ft dedup`` and the evals' coverage read records of any
-built-in format; what each format's records look like is known here, beside the formats.
+``augment-ft stats``, ``augment-ft dedup`` and the evals read records of any format; each
+format knows its own records (:class:`~augment_ft.outputs.formats.base.ReadBack`), so a
+new format is read back as soon as it is registered. Formats are asked in registration
+order (built-ins first: a chat record that also holds ``text`` is a chat record).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["detect_format", "record_completion", "record_text"]
+from augment_ft.core.registry import Registry
+from augment_ft.outputs.formats.base import FORMATS, Format, ReadBack, Record, joined
 
-_TEXT_KEYS = ("prompt", "completion", "text", "instruction", "input", "output")
-# The key that marks each format, checked in this order (a chat record may also hold "text").
-_MARKERS = (
-    ("messages", "openai-chat"),
-    ("conversations", "sharegpt"),
-    ("instruction", "alpaca"),
-    ("completion", "prompt-completion"),
-    ("text", "text"),
-)
+__all__ = ["detect_format", "format_of", "record_completion", "record_text"]
 
 
-def record_text(record: dict[str, Any]) -> str:
-    """The training text of a record of any built-in format, parts joined by newlines."""
-    parts: list[str] = []
-    for turn in record.get("messages", []) + record.get("conversations", []):
-        if isinstance(turn, dict):
-            value = turn.get("content", turn.get("value"))
-            if isinstance(value, str):
-                parts.append(value)
-    parts += [record[k] for k in _TEXT_KEYS if isinstance(record.get(k), str) and record[k]]
-    return "\n".join(parts)
+def format_of(record: Record, formats: Registry[Format] = FORMATS) -> tuple[str, ReadBack] | None:
+    """The name and the reader of the first format of ``formats`` that ``record`` matches."""
+    for name, factory in formats.factories():
+        if isinstance(factory, ReadBack) and factory.matches(record):
+            return name, factory
+    return None
 
 
-def detect_format(record: dict[str, Any]) -> str:
-    """Which built-in format a record looks like (``unknown`` when none)."""
-    for key, name in _MARKERS:
-        if key in record:
-            return name
-    return "unknown"
+def detect_format(record: Record, formats: Registry[Format] = FORMATS) -> str:
+    """Which registered format a record looks like (``unknown`` when none)."""
+    found = format_of(record, formats)
+    return "unknown" if found is None else found[0]
 
 
-def record_completion(record: dict[str, Any]) -> str:
+def record_text(record: dict[str, Any], formats: Registry[Format] = FORMATS) -> str:
+    """The training text of a record, parts joined by newlines; a record of no known format
+    gives its top-level strings."""
+    found = format_of(record, formats)
+    return joined(record.values()) if found is None else found[1].read_text(record)
+
+
+def record_completion(record: dict[str, Any], formats: Registry[Format] = FORMATS) -> str:
     """What a record teaches: the last assistant turn, the completion or output, the text."""
-    for key, role_key, role in (
-        ("messages", "role", "assistant"),
-        ("conversations", "from", "gpt"),
-    ):
-        turns = [t for t in record.get(key, []) if isinstance(t, dict) and t.get(role_key) == role]
-        if turns:
-            value = turns[-1].get("content", turns[-1].get("value"))
-            return value if isinstance(value, str) else ""
-    for key in ("completion", "output", "text"):
-        if isinstance(record.get(key), str):
-            return str(record[key])
-    return record_text(record)
+    found = format_of(record, formats)
+    return record_text(record, formats) if found is None else found[1].read_completion(record)
