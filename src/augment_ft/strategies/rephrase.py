@@ -18,7 +18,7 @@ from augment_ft.strategies.filters import (
     base_filters,
 )
 from augment_ft.strategies.sentence import SentenceStrategy, Unit, check_unit, text_units
-from augment_ft.strategies.standalone import MalformedFilter, PronounFilter
+from augment_ft.strategies.standalone import MalformedFilter, NegationFilter, PronounFilter
 
 __all__ = ["RephraseStrategy", "Unit", "check_unit", "text_units"]
 
@@ -66,6 +66,7 @@ class RephraseStrategy(SentenceStrategy):
             EntityFilter(),
             PronounFilter(),
             MalformedFilter(),
+            NegationFilter(),
         )
 
     def variables(self, texts: Sequence[str]) -> Mapping[str, Any]:

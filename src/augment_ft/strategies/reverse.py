@@ -23,7 +23,7 @@ from augment_ft.strategies.filters import (
     base_filters,
 )
 from augment_ft.strategies.sentence import SentenceStrategy, Unit
-from augment_ft.strategies.standalone import MalformedFilter, PronounFilter
+from augment_ft.strategies.standalone import MalformedFilter, NegationFilter, PronounFilter
 
 __all__ = ["INFO_STAGE", "ReverseStrategy"]
 
@@ -76,6 +76,7 @@ class ReverseStrategy(SentenceStrategy):
             EntityFilter(),
             PronounFilter(),
             MalformedFilter(),
+            NegationFilter(),
         )
 
     def variables(self, texts: Sequence[str]) -> Mapping[str, Any]:

@@ -2,7 +2,7 @@
 where an inference was asked for, no leading pronoun without its name, no broken grammar.
 
 Each is a :class:`~augment_ft.strategies.filters.Filter` with its own counted reason:
-``restates_source``, ``unresolved_pronoun`` and ``malformed``.
+``restates_source``, ``unresolved_pronoun``, ``malformed`` and ``adds_negation``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from augment_ft.strategies.filters import Candidate
 from augment_ft.text.entities import content_tokens, word_tokens
 from augment_ft.text.splitter import split_sentences
 
-__all__ = ["MalformedFilter", "PronounFilter", "RestatementFilter", "source_sentences"]
+__all__ = [
+    "MalformedFilter",
+    "NegationFilter",
+    "PronounFilter",
+    "RestatementFilter",
+    "source_sentences",
+]
 
 
 @lru_cache(maxsize=512)
@@ -116,4 +122,33 @@ class MalformedFilter:
             adjective = _ADJECTIVE_END.search(word) and word not in _NOUNS_LIKE_ADJECTIVES
             if adjective and not word.endswith("s"):
                 return "malformed"
+        return None
+
+
+_NEGATIONS = frozenset(
+    {"not", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor", "cannot"}
+)
+
+
+def _negated(text: str) -> bool:
+    words = [w.lower() for w in word_tokens(text.replace("\u2019", "'"))]
+    return any(w in _NEGATIONS or w.endswith("n't") for w in words)
+
+
+@dataclass(frozen=True)
+class NegationFilter:
+    """Drops a rewrite that denies where its source asserts (``adds_negation``).
+
+    A reversal or a rephrasing restates its sentence; one that brings in a "not", "no" or
+    "never" the sentence lacks says something else: "Velmora is not the capital of Tarsk"
+    for "Tarsk is the capital of Velmora" (true, but no reversal), "Nocturnal velps are not
+    velps" for "All velps are nocturnal" (false). A source that negates may be rewritten
+    with any negation ("No tessicks are grazers" -> "Tessicks are not grazers").
+    """
+
+    name: ClassVar[str] = "adds_negation"
+
+    def reason(self, candidate: Candidate, ctx: StrategyContext) -> str | None:
+        if _negated(candidate.text) and not _negated(candidate.source):
+            return "adds_negation"
         return None
