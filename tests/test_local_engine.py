@@ -12,8 +12,9 @@ import pytest
 
 from augment_ft.backends.base import ChatRequest
 from augment_ft.backends.local import LocalBackend
-from augment_ft.backends.local_engine import BatchEngine, Job, schema_grammar
+from augment_ft.backends.local_engine import BatchEngine, Job
 from augment_ft.backends.local_models import resolve_local_model
+from augment_ft.backends.local_sampling import schema_grammar
 from augment_ft.core.errors import BackendError, ModelFileError
 from augment_ft.core.models import Message
 

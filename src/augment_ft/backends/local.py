@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from augment_ft.backends.base import ChatRequest, Completion, Usage
-from augment_ft.backends.local_engine import BatchEngine, Generated, Job, schema_grammar
+from augment_ft.backends.local_engine import BatchEngine, Generated, Job
 from augment_ft.backends.local_models import (
     DEFAULT_LOCAL_MODEL,
     LOCAL_MODELS,
@@ -29,6 +29,7 @@ from augment_ft.backends.local_models import (
     local_model,
     resolve_local_model,
 )
+from augment_ft.backends.local_sampling import schema_grammar
 from augment_ft.core.errors import (
     AugmentError,
     BackendError,

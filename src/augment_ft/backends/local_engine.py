@@ -15,12 +15,13 @@ itself, its tokenizer and chat template come from the ``llama_cpp.Llama`` it is 
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
+
+from augment_ft.backends.local_sampling import GrammarSampler
 
 __all__ = ["BatchEngine", "Generated", "Job"]
 
@@ -58,7 +59,7 @@ class _Slot:
     seq: int
     tokens: list[int] = field(default_factory=list)
     job: Job | None = None
-    sampler: _Sampler | None = None
+    sampler: GrammarSampler | None = None
     fed: int = 0  # prompt tokens in the cache so far
     out: list[int] = field(default_factory=list)
     cached: int = 0
@@ -202,7 +203,9 @@ class BatchEngine:
         target = min(free, key=lambda s: s.last_used)
         return target, source, shared
 
-    def _start(self, slot: _Slot, job: Job, source: _Slot, shared: int, sampler: _Sampler) -> None:
+    def _start(
+        self, slot: _Slot, job: Job, source: _Slot, shared: int, sampler: GrammarSampler
+    ) -> None:
         lib = self._lib
         shared = min(shared, len(job.tokens) - 1)  # read at least one token: its logits
         if source is slot:
@@ -217,8 +220,15 @@ class BatchEngine:
         slot.last_used = self._clock
         slot.sampler = sampler
 
-    def _sampler(self, job: Job) -> _Sampler:
-        return _Sampler(self._lib, self._vocab, self._llm.n_vocab(), job)
+    def _sampler(self, job: Job) -> GrammarSampler:
+        return GrammarSampler(
+            self._lib,
+            self._vocab,
+            self._llm.n_vocab(),
+            grammar=job.grammar,
+            temperature=job.temperature,
+            seed=job.seed,
+        )
 
     def _step(self) -> None:
         """One decode: a token of every generating sequence, prompt chunks of the rest."""
@@ -312,94 +322,5 @@ class BatchEngine:
         self._lib.llama_memory_clear(self._mem, True)
 
 
-class _Sampler:
-    """Sampling for one job: the grammar is checked on the ``TOP_K`` likeliest tokens only,
-    and on the whole vocabulary just when none of them fits (checking 150,000 tokens
-    against a JSON grammar took most of a step's time)."""
-
-    TOP_K = 40
-
-    def __init__(self, lib: Any, vocab: Any, n_vocab: int, job: Job) -> None:
-        import numpy as np
-
-        self._lib, self._np, self._n_vocab = lib, np, n_vocab
-        self._grammar = None
-        if job.grammar is not None:
-            self._grammar = lib.llama_sampler_init_grammar(
-                vocab, job.grammar.encode("utf-8"), b"root"
-            )
-            if not self._grammar:
-                msg = "llama.cpp could not compile the grammar of the JSON schema"
-                raise ValueError(msg)
-        rest = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if job.temperature <= 0:
-            lib.llama_sampler_chain_add(rest, lib.llama_sampler_init_greedy())
-        else:
-            lib.llama_sampler_chain_add(rest, lib.llama_sampler_init_top_p(0.95, 1))
-            lib.llama_sampler_chain_add(rest, lib.llama_sampler_init_min_p(0.05, 1))
-            lib.llama_sampler_chain_add(rest, lib.llama_sampler_init_temp(job.temperature))
-            lib.llama_sampler_chain_add(rest, lib.llama_sampler_init_dist(job.seed))
-        self._rest = rest
-        layout = [("id", np.intc), ("logit", np.single), ("p", np.single)]
-        self._data = np.recarray((n_vocab,), dtype=np.dtype(layout, align=True))
-        self._array = lib.llama_token_data_array(
-            data=self._data.ctypes.data_as(lib.llama_token_data_p),
-            size=0,
-            selected=-1,
-            sorted=False,
-        )
-
-    def sample(self, ctx: Any, index: int) -> int:
-        """A token from the logits at batch ``index``, accepted by the grammar."""
-        np = self._np
-        raw = self._lib.llama_get_logits_ith(ctx, index)
-        logits = np.ctypeslib.as_array(raw, shape=(self._n_vocab,))
-        top = np.argpartition(logits, -self.TOP_K)[-self.TOP_K :]
-        token = self._pick(top, logits)
-        if token is None:  # no likely token fits the grammar: look at them all
-            token = self._pick(np.arange(self._n_vocab, dtype=np.intc), logits)
-        if token is None:
-            msg = "no token fits the JSON grammar"
-            raise RuntimeError(msg)
-        if self._grammar is not None:
-            self._lib.llama_sampler_accept(self._grammar, token)
-        self._lib.llama_sampler_accept(self._rest, token)
-        return token
-
-    def _pick(self, ids: Any, logits: Any) -> int | None:
-        import ctypes
-
-        np, data, array = self._np, self._data, self._array
-        n = len(ids)
-        data.id[:n] = ids
-        data.logit[:n] = logits[ids]
-        data.p[:n] = 0.0
-        array.size, array.selected, array.sorted = n, -1, False
-        if self._grammar is not None:
-            self._lib.llama_sampler_apply(self._grammar, ctypes.byref(array))
-            if not np.isfinite(data.logit[: array.size]).any():
-                return None
-        self._lib.llama_sampler_apply(self._rest, ctypes.byref(array))
-        if not 0 <= array.selected < array.size:
-            return None
-        return int(data.id[array.selected])
-
-    def close(self) -> None:
-        """Free the llama.cpp samplers."""
-        if self._grammar is not None:
-            self._lib.llama_sampler_free(self._grammar)
-            self._grammar = None
-        if self._rest is not None:
-            self._lib.llama_sampler_free(self._rest)
-            self._rest = None
-
-
 def _too_long(prompt: int, wanted: int, n_ctx: int) -> ValueError:
     return ValueError(f"Requested tokens ({prompt + wanted}) exceed context window of {n_ctx}")
-
-
-def schema_grammar(schema: dict[str, Any]) -> str:
-    """The GBNF grammar llama.cpp samples under for a JSON schema."""
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    return str(json_schema_to_gbnf(json.dumps(schema)))

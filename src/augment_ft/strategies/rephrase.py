@@ -10,15 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from augment_ft.core.errors import ConfigError
-from augment_ft.strategies.filters import (
-    CopyOfInputFilter,
-    EntityFilter,
-    Filter,
-    TokenLengthFilter,
-    base_filters,
-)
+from augment_ft.strategies.filters import Filter
 from augment_ft.strategies.sentence import SentenceStrategy, Unit, check_unit, text_units
-from augment_ft.strategies.standalone import MalformedFilter, NegationFilter, PronounFilter
+from augment_ft.strategies.standalone import rewrite_filters
 
 __all__ = ["RephraseStrategy", "Unit", "check_unit", "text_units"]
 
@@ -59,15 +53,7 @@ class RephraseStrategy(SentenceStrategy):
         self.k = k
 
     def default_filters(self) -> tuple[Filter, ...]:
-        return (
-            *base_filters(),
-            CopyOfInputFilter(),
-            TokenLengthFilter(),
-            EntityFilter(),
-            PronounFilter(),
-            MalformedFilter(),
-            NegationFilter(),
-        )
+        return rewrite_filters()
 
     def variables(self, texts: Sequence[str]) -> Mapping[str, Any]:
         return {"sentences": list(texts), "k": self.k, "unit": self.unit}

@@ -15,15 +15,11 @@ from augment_ft.core.errors import ConfigError
 from augment_ft.core.models import Document
 from augment_ft.strategies.context import StrategyContext
 from augment_ft.strategies.filters import (
-    CopyOfInputFilter,
-    EntityFilter,
     Filter,
     ReversalFilter,
-    TokenLengthFilter,
-    base_filters,
 )
 from augment_ft.strategies.sentence import SentenceStrategy, Unit
-from augment_ft.strategies.standalone import MalformedFilter, NegationFilter, PronounFilter
+from augment_ft.strategies.standalone import rewrite_filters
 
 __all__ = ["INFO_STAGE", "ReverseStrategy"]
 
@@ -68,16 +64,7 @@ class ReverseStrategy(SentenceStrategy):
         self.max_reversals = max_reversals
 
     def default_filters(self) -> tuple[Filter, ...]:
-        return (
-            *base_filters(),
-            CopyOfInputFilter(),
-            ReversalFilter(),
-            TokenLengthFilter(),
-            EntityFilter(),
-            PronounFilter(),
-            MalformedFilter(),
-            NegationFilter(),
-        )
+        return rewrite_filters(ReversalFilter())
 
     def variables(self, texts: Sequence[str]) -> Mapping[str, Any]:
         return {"sentences": list(texts), "max_reversals": self.max_reversals}

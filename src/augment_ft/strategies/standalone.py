@@ -13,7 +13,14 @@ from functools import lru_cache
 from typing import ClassVar
 
 from augment_ft.strategies.context import StrategyContext
-from augment_ft.strategies.filters import Candidate
+from augment_ft.strategies.filters import (
+    Candidate,
+    CopyOfInputFilter,
+    EntityFilter,
+    Filter,
+    TokenLengthFilter,
+    base_filters,
+)
 from augment_ft.text.entities import content_tokens, word_tokens
 from augment_ft.text.splitter import split_sentences
 
@@ -22,6 +29,7 @@ __all__ = [
     "NegationFilter",
     "PronounFilter",
     "RestatementFilter",
+    "rewrite_filters",
     "source_sentences",
 ]
 
@@ -152,3 +160,19 @@ class NegationFilter:
         if _negated(candidate.text) and not _negated(candidate.source):
             return "adds_negation"
         return None
+
+
+def rewrite_filters(*checks: Filter) -> tuple[Filter, ...]:
+    """The chain of a strategy that rewrites one sentence (rephrase, reverse): the common
+    filters, ``copy_of_input``, then ``checks`` of its own, then length, names, a leading
+    pronoun, broken grammar and an added negation."""
+    return (
+        *base_filters(),
+        CopyOfInputFilter(),
+        *checks,
+        TokenLengthFilter(),
+        EntityFilter(),
+        PronounFilter(),
+        MalformedFilter(),
+        NegationFilter(),
+    )
